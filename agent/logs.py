@@ -1,0 +1,72 @@
+"""Logging to stderr: one line per event, each naming its site, secrets masked."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from agent.secret import redact
+
+AGENT = "agent"  # the "site" shown on lines that concern no single site
+
+_redacting_filter: _RedactSecrets | None = None
+
+
+class _RedactSecrets(logging.Filter):
+    """Masks every known credential in a finished log line, whatever logged it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: list[str] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = redact(record.getMessage(), self.secrets)
+            record.args = None
+            if record.exc_info:
+                text = logging.Formatter().formatException(record.exc_info)
+                record.exc_text = redact(text, self.secrets)
+                record.exc_info = None
+        return True
+
+
+class _SiteFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "site"):
+            record.site = AGENT
+        return super().format(record)
+
+
+def setup_logging(level: str = "info") -> None:
+    """Log to stderr; under systemd (journald) without timestamps of our own."""
+    global _redacting_filter
+    under_journald = bool(os.environ.get("JOURNAL_STREAM"))
+    fmt = "%(levelname)s [%(site)s] %(message)s"
+    if not under_journald:
+        fmt = "%(asctime)s " + fmt
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_SiteFormatter(fmt, datefmt="%Y-%m-%dT%H:%M:%S%z"))
+    _redacting_filter = _RedactSecrets()
+    handler.addFilter(_redacting_filter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    set_level(level)
+    # urllib3 logs full request lines at debug; ours (transport.py) are enough.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    logging.captureWarnings(True)
+
+
+def set_level(level: str) -> None:
+    logging.getLogger().setLevel(level.upper())
+
+
+def mask_secrets(secrets: list[str]) -> None:
+    """From now on, these values never reach stderr through logging."""
+    if _redacting_filter is not None:
+        _redacting_filter.secrets = list(secrets)
+
+
+def site_log(site: str, name: str = "agent") -> logging.LoggerAdapter[logging.Logger]:
+    """A logger whose lines name `site`."""
+    return logging.LoggerAdapter(logging.getLogger(name), {"site": site})

@@ -1,0 +1,91 @@
+"""The one retry layer: tenacity around a single request.
+
+Only `TransientError` is retried (connection refused/reset, timeouts,
+408/425/429/5xx). Waits grow exponentially with full jitter; a `Retry-After`
+from the server replaces the computed wait. The policy stops after
+`max_attempts` tries, or before a wait that would end past `max_seconds` from
+the first try (so a long Retry-After ends the retries instead of being cut short).
+
+`sleep` and `wait` are injectable so tests can assert the waits without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import tenacity
+
+from agent.errors import TransientError
+
+T = TypeVar("T")
+
+INITIAL_WAIT_SECONDS = 1.0
+MAX_WAIT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    max_seconds: float = 300.0
+    wait: tenacity.wait.wait_base = field(
+        default_factory=lambda: tenacity.wait_random_exponential(
+            multiplier=INITIAL_WAIT_SECONDS, max=MAX_WAIT_SECONDS
+        )
+    )
+    sleep: Callable[[float], None] = time.sleep
+
+
+class _HonourRetryAfter(tenacity.wait.wait_base):
+    """Use the server's Retry-After when the last failure carried one."""
+
+    def __init__(self, fallback: tenacity.wait.wait_base):
+        self.fallback = fallback
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return float(retry_after)
+        return float(self.fallback(retry_state))
+
+
+def call_with_retries(
+    func: Callable[[], T],
+    policy: RetryPolicy,
+    *,
+    what: str,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+) -> T:
+    """Call `func` until it succeeds, raises a non-transient error, or the policy gives up.
+
+    On giving up, the last TransientError is raised with the number of tries added.
+    """
+
+    def log_before_sleep(state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.upcoming_sleep
+        log.warning("%s failed (%s); try %d of %d in %.1f s", what, exc, state.attempt_number + 1,
+                    policy.max_attempts, wait)
+
+    retrying = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(TransientError),
+        wait=_HonourRetryAfter(policy.wait),
+        stop=tenacity.stop_after_attempt(policy.max_attempts)
+        | tenacity.stop_before_delay(policy.max_seconds),
+        sleep=policy.sleep,
+        before_sleep=log_before_sleep,
+        reraise=True,
+    )
+    try:
+        return retrying(func)
+    except TransientError as exc:
+        attempts = retrying.statistics.get("attempt_number", 1)
+        raise TransientError(
+            f"{exc} (gave up after {attempts} {'try' if attempts == 1 else 'tries'})",
+            retry_after=exc.retry_after,
+        ) from None
