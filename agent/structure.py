@@ -1,0 +1,27 @@
+"""The structure of one WordPress site, as read: plain data, no behaviour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ContentType:
+    """A post type or taxonomy: its slug (WordPress `name`), plural label and count.
+
+    For a post type, `count` is the number of published items; for a taxonomy,
+    the number of terms, empty ones included.
+    """
+
+    slug: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class SiteStructure:
+    post_types: tuple[ContentType, ...]
+    taxonomies: tuple[ContentType, ...]
+    read_at: datetime  # UTC, when the read finished
+    source: str  # how it was read, for the log: "REST at https://…/wp-json/"
