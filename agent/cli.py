@@ -1,0 +1,206 @@
+"""The command line: parse, load the config, run a command, map errors to exit codes.
+
+This is the only place where the agent's exceptions become messages and
+exit statuses (CONTRACT §6):
+  0 every site succeeded, 1 at least one site failed,
+  2 bad usage or invalid config (nothing contacted), 75 another pass holds the lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from agent import __version__
+from agent.config import Config, default_config_path, load_config
+from agent.errors import AgentError, ConfigError, LockHeld
+from agent.logs import mask_secrets, set_level, setup_logging, site_log
+from agent.state import SiteState, StateStore
+from agent.sync import PassOptions, SiteResult, run_pass
+
+EXIT_OK = 0
+EXIT_SITE_FAILED = 1
+EXIT_USAGE = 2
+EXIT_LOCKED = 75  # EX_TEMPFAIL
+
+log = site_log("agent", "agent.cli")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    setup_logging(args.log_level or "info")
+    try:
+        config = _load(args)
+        return args.handler(args, config)
+    except ConfigError as exc:
+        print(f"igny8-agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except _UsageError as exc:
+        print(f"igny8-agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except LockHeld as exc:
+        log.warning("%s", exc)
+        return EXIT_LOCKED
+    except AgentError as exc:
+        log.error("%s", exc)
+        return EXIT_SITE_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="igny8-agent",
+        description="Push each WordPress site's structure (post types, taxonomies, counts) "
+        "to the IGNY8 backend.",
+    )
+    parser.add_argument("--config", metavar="PATH",
+                        help="config file (default: $IGNY8_AGENT_CONFIG, else "
+                        "/etc/igny8-agent/config.yaml)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        help="overrides log_level from the config")
+    parser.add_argument("--version", action="version", version=f"igny8-agent {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check-config", help="validate the config, contact nothing")
+    check.set_defaults(handler=_check_config)
+
+    connect = commands.add_parser(
+        "connect", help="check WordPress and backend access, find the integration, push now")
+    connect.add_argument("--site", metavar="NAME", help="only this site")
+    connect.set_defaults(handler=_connect)
+
+    sync = commands.add_parser("sync", help="one pass over the sites (for cron / systemd timers)")
+    sync.add_argument("--site", metavar="NAME", help="only this site")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="read WordPress and print the payloads; push nothing")
+    sync.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    sync.set_defaults(handler=_sync)
+
+    status = commands.add_parser("status", help="the last result of each site")
+    status.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    status.set_defaults(handler=_status)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> Config:
+    dry_run = args.command == "sync" and args.dry_run
+    config = load_config(args.config or default_config_path(), require_backend=not dry_run)
+    mask_secrets(config.secrets())
+    if not args.log_level:
+        set_level(config.log_level)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    return config
+
+
+# --- commands ----------------------------------------------------------------
+
+
+def _check_config(args: argparse.Namespace, config: Config) -> int:
+    names = ", ".join(site.name for site in config.sites)
+    print(f"{config.path}: OK, {len(config.sites)} site(s): {names}")
+    return EXIT_OK
+
+
+def _sync(args: argparse.Namespace, config: Config) -> int:
+    options = PassOptions(dry_run=args.dry_run, site_names=_selected_sites(args, config))
+    results = run_pass(config, options)
+    if args.json:
+        _print_json({r.site: (r.payload if args.dry_run else _result_json(r))
+                     for r in results if r.ok or not args.dry_run})
+    elif args.dry_run:
+        for result in results:
+            if result.ok:
+                print(f"# {result.site} ({result.source})")
+                _print_json(result.payload)
+    return _exit_status(results, config)
+
+
+def _connect(args: argparse.Namespace, config: Config) -> int:
+    results = run_pass(config, PassOptions(site_names=_selected_sites(args, config)))
+    for result in results:
+        print(_connect_summary(result))
+    return _exit_status(results, config)
+
+
+def _status(args: argparse.Namespace, config: Config) -> int:
+    states = StateStore(config.state_dir).load()
+    report = {site.name: states.get(site.name, SiteState()).status() for site in config.sites}
+    if args.json:
+        _print_json(report)
+        return EXIT_OK
+    for name, entry in report.items():
+        print(_status_line(name, entry))
+    return EXIT_OK
+
+
+# --- output ------------------------------------------------------------------
+
+
+def _selected_sites(args: argparse.Namespace, config: Config) -> list[str]:
+    if not args.site:
+        return []
+    if config.site(args.site) is None:
+        known = ", ".join(s.name for s in config.sites)
+        raise _UsageError(f"no site named {args.site!r} in {config.path} (sites: {known})")
+    return [args.site]
+
+
+def _exit_status(results: list[SiteResult], config: Config) -> int:
+    failed = [r for r in results if not r.ok]
+    if failed:
+        log.error("%d of %d site(s) failed: %s", len(failed), len(results),
+                  ", ".join(r.site for r in failed))
+        return EXIT_SITE_FAILED
+    return EXIT_OK
+
+
+def _result_json(result: SiteResult) -> dict[str, Any]:
+    payload = result.payload or {}
+    return {
+        "ok": result.ok,
+        "error": result.error,
+        "integration_id": result.integration_id,
+        "post_types_count": len(payload["post_types"]) if result.ok else None,
+        "taxonomies_count": len(payload["taxonomies"]) if result.ok else None,
+    }
+
+
+def _connect_summary(result: SiteResult) -> str:
+    if not result.ok:
+        return f"{result.site}: FAILED: {result.error}"
+    payload = result.payload or {}
+    types = ", ".join(f"{slug} ({e['count']})" for slug, e in payload["post_types"].items())
+    taxonomies = ", ".join(f"{slug} ({e['count']})" for slug, e in payload["taxonomies"].items())
+    return (
+        f"{result.site}: connected — WordPress read over {result.source}; "
+        f"pushed to IGNY8 integration {result.integration_id}\n"
+        f"  post types: {types or '(none)'}\n"
+        f"  taxonomies: {taxonomies or '(none)'}"
+    )
+
+
+def _status_line(name: str, entry: dict[str, Any]) -> str:
+    if entry["last_attempt"] is None:
+        return f"{name}: never synced"
+    state = "OK" if entry["last_error"] is None else "FAILING"
+    line = (f"{name}: {state}; last success {entry['last_success'] or 'never'}, "
+            f"last attempt {entry['last_attempt']}, integration {entry['integration_id']}, "
+            f"{entry['post_types_count']} post types, {entry['taxonomies_count']} taxonomies")
+    if entry["last_error"]:
+        line += f"\n  last error: {entry['last_error']}"
+    return line
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+

@@ -1,0 +1,178 @@
+"""One pass over the sites: read WordPress, build the payload, push, record.
+
+`sync`, `connect` and (later) the daemon's scheduler all call `run_pass`.
+Each site is handled on its own: an error in one is recorded and reported,
+and the pass goes on with the next.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from agent.backend import BackendClient, PushReceipt
+from agent.config import Config, SiteConfig
+from agent.errors import AgentError, IntegrationGone
+from agent.lock import pass_lock
+from agent.logs import site_log
+from agent.payload import build_payload, unmatched_overrides
+from agent.retry import RetryPolicy
+from agent.secret import redact
+from agent.state import SiteState, StateStore, utc_now_iso
+from agent.structure import SiteStructure
+from agent.transport import new_session
+from agent.wordpress_rest import RestReader
+
+Log = logging.LoggerAdapter[logging.Logger]
+
+
+@dataclass
+class SiteResult:
+    site: str
+    ok: bool
+    error: str | None = None
+    payload: dict[str, Any] | None = None
+    integration_id: int | None = None
+    receipt: PushReceipt | None = None
+    source: str | None = None
+
+
+@dataclass
+class PassOptions:
+    dry_run: bool = False
+    sleep: Callable[[float], None] | None = None  # tests inject a fake sleep
+    site_names: list[str] = field(default_factory=list)  # empty: every site
+
+
+def run_pass(config: Config, options: PassOptions | None = None) -> list[SiteResult]:
+    """One pass; takes the pass lock unless it is a dry run (which writes nothing)."""
+    options = options or PassOptions()
+    sites = [s for s in config.sites if not options.site_names or s.name in options.site_names]
+    if options.dry_run:
+        return [_dry_run_site(site, config, options) for site in sites]
+    store = StateStore(config.state_dir)
+    store.ensure_dir()
+    with pass_lock(config.state_dir), new_session() as backend_session:
+        assert config.backend is not None  # load_config(require_backend=True) ensures it
+        backend = BackendClient(config.backend, backend_session, _policy(config, options))
+        return [_sync_site(site, config, backend, store, options) for site in sites]
+
+
+def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log) -> SiteStructure:
+    """Read the site's structure (REST; XML-RPC joins here in its own issue)."""
+    with new_session() as session:
+        return RestReader(site, session, policy, log).read()
+
+
+def _dry_run_site(site: SiteConfig, config: Config, options: PassOptions) -> SiteResult:
+    log = site_log(site.name)
+    try:
+        structure, payload = _read_and_build(site, config, options, log)
+    except Exception as exc:  # noqa: BLE001 - one site's failure never stops another's
+        return _failure(site, exc, config, log)
+    return SiteResult(site.name, ok=True, payload=payload, source=structure.source)
+
+
+def _sync_site(
+    site: SiteConfig, config: Config, backend: BackendClient, store: StateStore,
+    options: PassOptions,
+) -> SiteResult:
+    log = site_log(site.name)
+    state = store.load().get(site.name, SiteState())
+    state.last_attempt = utc_now_iso()
+    try:
+        structure, payload = _read_and_build(site, config, options, log)
+        integration_id, receipt = _push(site, payload, backend, state, log)
+    except Exception as exc:  # noqa: BLE001 - one site's failure never stops another's
+        result = _failure(site, exc, config, log)
+        state.last_error = result.error
+        store.update(site.name, state)
+        return result
+    state.last_success = state.last_attempt
+    state.last_error = None
+    state.post_types_count = len(payload["post_types"])
+    state.taxonomies_count = len(payload["taxonomies"])
+    store.update(site.name, state)
+    log.info("pushed %d post types and %d taxonomies to integration %d",
+             state.post_types_count, state.taxonomies_count, integration_id)
+    return SiteResult(site.name, ok=True, payload=payload, integration_id=integration_id,
+                      receipt=receipt, source=structure.source)
+
+
+def _read_and_build(
+    site: SiteConfig, config: Config, options: PassOptions, log: Log
+) -> tuple[SiteStructure, dict[str, Any]]:
+    structure = read_structure(site, _policy(config, options), log)
+    for key_path in unmatched_overrides(structure, site):
+        log.info("%s: the site has no such slug; this override adds nothing", key_path)
+    return structure, build_payload(structure, site)
+
+
+def _push(
+    site: SiteConfig, payload: dict[str, Any], backend: BackendClient, state: SiteState,
+    log: Log,
+) -> tuple[int, PushReceipt]:
+    """Push to the integration in use; after a 404, look it up once and push once more."""
+    integration_id = integration_id_to_use(site, state)
+    if integration_id is None:
+        integration_id = backend.find_integration_id(site, log)
+        _remember(state, integration_id, replaces=None)
+    try:
+        return integration_id, backend.push_structure(site, integration_id, payload, log)
+    except IntegrationGone:
+        stale = integration_id
+        integration_id = backend.find_integration_id(site, log)
+        if site.integration_id == stale:
+            log.warning("the configured integration_id %d is stale (404); using %d, found by "
+                        "lookup, from now on — update %s.integration_id", stale, integration_id,
+                        site.key_path)
+            _remember(state, integration_id, replaces=stale)
+        else:
+            log.warning("integration %d is gone (404); using %d, found by lookup", stale,
+                        integration_id)
+            _remember(state, integration_id, replaces=state.integration_id_replaces)
+        return integration_id, backend.push_structure(site, integration_id, payload, log)
+
+
+def integration_id_to_use(site: SiteConfig, state: SiteState) -> int | None:
+    """The configured id, unless a lookup after a 404 replaced it; else the remembered one."""
+    if site.integration_id is None:
+        return state.integration_id
+    if state.integration_id is not None and state.integration_id_replaces == site.integration_id:
+        return state.integration_id
+    state.integration_id = site.integration_id
+    state.integration_id_replaces = None
+    return site.integration_id
+
+
+def _remember(state: SiteState, integration_id: int, *, replaces: int | None) -> None:
+    state.integration_id = integration_id
+    state.integration_id_replaces = replaces
+
+
+def _failure(site: SiteConfig, exc: Exception, config: Config, log: Log) -> SiteResult:
+    if isinstance(exc, AgentError):
+        message = str(exc)
+    elif isinstance(exc, requests.RequestException):
+        message = f"network error: {exc}"
+    else:
+        log.debug("unexpected error", exc_info=True)
+        message = f"internal error ({type(exc).__name__}: {exc}); please report this"
+    message = redact(message, config.secrets())
+    log.error("%s", message)
+    return SiteResult(site.name, ok=False, error=message)
+
+
+def _policy(config: Config, options: PassOptions) -> RetryPolicy:
+    backend = config.backend
+    policy = RetryPolicy(
+        max_attempts=backend.max_attempts if backend else 5,
+        max_seconds=backend.max_retry_seconds if backend else 300.0,
+    )
+    if options.sleep is not None:
+        policy = RetryPolicy(policy.max_attempts, policy.max_seconds, policy.wait, options.sleep)
+    return policy
