@@ -75,7 +75,11 @@ class NotTheApi(Exception):
 
 
 class RestReader:
-    """Reads one site. Create one per read; it is not shared between threads' reads."""
+    """Reads one site; create one per read.
+
+    `parallel` caps the requests in flight; 1 gives a one-request-at-a-time
+    reader (the benchmark's baseline).
+    """
 
     def __init__(
         self,
@@ -83,8 +87,11 @@ class RestReader:
         session: requests.Session,
         policy: RetryPolicy,
         log: logging.LoggerAdapter[logging.Logger],
+        *,
+        parallel: int = PARALLEL_REQUESTS,
     ):
         self.site = site
+        self.parallel = parallel
         self.wp = site.wordpress
         self.session = session
         self.policy = policy
@@ -100,7 +107,7 @@ class RestReader:
     # --- the whole read ------------------------------------------------------
 
     def read(self) -> SiteStructure:
-        with ThreadPoolExecutor(PARALLEL_REQUESTS, thread_name_prefix=self.site.name) as pool:
+        with ThreadPoolExecutor(self.parallel, thread_name_prefix=self.site.name) as pool:
             self.pool = pool
             root, post_types, taxonomies = self._find_api_and_list()
             counts = self._in_parallel(
