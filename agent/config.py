@@ -368,7 +368,7 @@ def _interpolate_string(text: str, path: str, problems: Problems) -> str:
             return "$"
         if name not in os.environ:
             problems.add(path, f"environment variable {name} is not set")
-            return ""
+            return match.group(0)  # kept, so no second problem follows from an empty value
         return os.environ[name]
 
     return ENV_REFERENCE.sub(replace, text)
