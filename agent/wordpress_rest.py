@@ -31,6 +31,7 @@ from agent.errors import (
     CredentialsRejected,
     RestAccessDenied,
     RestApiNotFound,
+    SiteError,
     WordPressError,
 )
 from agent.retry import RetryPolicy, call_with_retries
@@ -185,7 +186,7 @@ class RestReader:
             if response.status == 200 and total is not None and total.strip().isdigit():
                 return int(total)
             if response.status in (401, 403):
-                raise self._access_error(response, url)
+                raise self._access_error(response, url, root)
         raise WordPressError(
             f"cannot count {collection.slug!r}: {url} answered {response.status} without "
             "an X-WP-Total header; a plugin may be changing that collection"
@@ -197,7 +198,7 @@ class RestReader:
         url, query = rest_url(root, route, params)
         response = self._request("GET", url, query)
         if response.status in (401, 403):
-            raise self._access_error(response, url)
+            raise self._access_error(response, url, root)
         if response.status == 404:
             raise NotTheApi(f"{route} answered 404")
         if response.status != 200:
@@ -242,8 +243,30 @@ class RestReader:
 
     # --- messages --------------------------------------------------------------
 
-    def _access_error(self, response: HttpResponse, url: str) -> WordPressError:
-        return access_error(response, url, self.site, credentials_sent=self.auth is not None)
+    def _access_error(self, response: HttpResponse, url: str, root: str) -> WordPressError:
+        available = None
+        if self.auth and response.status == 401:
+            available = self._application_passwords_available(root)
+        return access_error(response, url, self.site, credentials_sent=self.auth is not None,
+                            application_passwords_available=available)
+
+    def _application_passwords_available(self, root: str) -> bool | None:
+        """Whether the site offers application passwords (its index says so).
+
+        WordPress answers a wrong application password like an anonymous request
+        in some setups, exactly as it does when application passwords are not
+        available (plain http); this tells the two apart. Only asked on errors.
+        """
+        url, query = rest_url(root, "", {"_fields": "authentication"})
+        try:
+            response = self._request("GET", url, query, with_auth=False)
+        except SiteError:
+            return None
+        index = response.json()
+        if response.status != 200 or not isinstance(index, dict):
+            return None
+        authentication = index.get("authentication")
+        return isinstance(authentication, dict) and "application-passwords" in authentication
 
 
 # --- pure helpers (unit tested) ----------------------------------------------
@@ -319,25 +342,37 @@ def _collection(slug: str, item: dict[str, Any]) -> Collection:
 
 
 def access_error(
-    response: HttpResponse, url: str, site: SiteConfig, *, credentials_sent: bool
+    response: HttpResponse,
+    url: str,
+    site: SiteConfig,
+    *,
+    credentials_sent: bool,
+    application_passwords_available: bool | None = None,
 ) -> WordPressError:
-    """Turn a 401/403 from WordPress into an error that says what to do."""
+    """Turn a 401/403 from WordPress into an error that says what to do.
+
+    A 401 with credentials sent means WordPress treated us as anonymous: the
+    password is wrong if the site offers application passwords, else ignored.
+    """
     body = response.json()
     code = body.get("code") if isinstance(body, dict) else None
     where = f"{site.key_path}.wordpress"
     shown_url = url.split("?")[0]
+    anonymous_despite_credentials = credentials_sent and response.status == 401
     if code in REJECTED_CREDENTIAL_CODES:
-        return CredentialsRejected(
-            f"WordPress at {site.wordpress.url} rejected the credentials of user "
-            f"{site.wordpress.username!r} ({code}): create a new application password "
-            f"(Users → Profile → Application Passwords) and set {where}.app_password"
-        )
-    if credentials_sent and response.status == 401 and code is not None:
+        return _credentials_rejected(site, f"it answered {code}")
+    if anonymous_despite_credentials and application_passwords_available is True:
+        return _credentials_rejected(site, f"it answered {shown_url} as to an anonymous visitor")
+    if anonymous_despite_credentials and code is not None:
+        cause = ("WordPress offers application passwords only over HTTPS (or when "
+                 "WP_ENVIRONMENT_TYPE is 'local')")
+        if application_passwords_available is None:
+            cause = f"either the application password is wrong, or {cause}"
         return CredentialsIgnored(
             f"WordPress at {site.wordpress.url} ignored the application password and answered "
-            f"{shown_url} as to an anonymous visitor ({code}). WordPress accepts application "
-            f"passwords only over HTTPS (or when WP_ENVIRONMENT_TYPE is 'local'): use the "
-            f"https:// address in {where}.url, and check no plugin disables application passwords"
+            f"{shown_url} as to an anonymous visitor ({code}): {cause}. Use the https:// "
+            f"address in {where}.url, check {where}.username and {where}.app_password, and "
+            "that no plugin disables application passwords"
         )
     if credentials_sent and response.status == 403 and code is not None:
         return RestAccessDenied(
@@ -356,6 +391,16 @@ def access_error(
         f"WordPress at {site.wordpress.url} refuses anonymous REST requests ({code}): set "
         f"{where}.username and {where}.app_password (an administrator's application password)",
         response.status, code,
+    )
+
+
+def _credentials_rejected(site: SiteConfig, how: str) -> CredentialsRejected:
+    where = f"{site.key_path}.wordpress"
+    return CredentialsRejected(
+        f"WordPress at {site.wordpress.url} did not accept the application password of user "
+        f"{site.wordpress.username!r} ({how}): check {where}.username, or create a new "
+        f"application password (Users → Profile → Application Passwords) and set "
+        f"{where}.app_password"
     )
 
 
