@@ -19,9 +19,12 @@ from agent.errors import (
     BackendAuthError,
     BackendError,
     BackendProtocolError,
+    BackendUnreachable,
+    HttpError,
     IntegrationGone,
     IntegrationNotFound,
     PayloadRejected,
+    TlsError,
 )
 from agent.retry import RetryPolicy, call_with_retries
 from agent.transport import HttpResponse, send
@@ -103,7 +106,15 @@ class BackendClient:
                         json_body=json_body, timeout=self.config.timeout,
                         verify=self.config.verify, log=log)
 
-        return call_with_retries(once, self.policy, what=f"{method} {url}", log=log)
+        try:
+            return call_with_retries(once, self.policy, log=log)
+        except TlsError as exc:
+            raise BackendUnreachable(
+                f"cannot reach IGNY8: {exc}. Set backend.verify to the CA bundle that signed "
+                "the backend's certificate"
+            ) from None
+        except HttpError as exc:
+            raise BackendUnreachable(f"cannot reach IGNY8: {exc}") from None
 
 
 def integrations_in(body: Any) -> list[Any] | None:

@@ -191,13 +191,12 @@ def _connect_summary(result: SiteResult) -> str:
 def _status_line(name: str, entry: dict[str, Any]) -> str:
     if entry["last_attempt"] is None:
         return f"{name}: never synced"
-    state = "OK" if entry["last_error"] is None else "FAILING"
-    line = (f"{name}: {state}; last success {entry['last_success'] or 'never'}, "
-            f"last attempt {entry['last_attempt']}, integration {entry['integration_id']}, "
-            f"{entry['post_types_count']} post types, {entry['taxonomies_count']} taxonomies")
-    if entry["last_error"]:
-        line += f"\n  last error: {entry['last_error']}"
-    return line
+    if entry["last_error"] is None:
+        return (f"{name}: OK at {entry['last_success']}: {entry['post_types_count']} post types "
+                f"and {entry['taxonomies_count']} taxonomies pushed to integration "
+                f"{entry['integration_id']}")
+    return (f"{name}: FAILING at {entry['last_attempt']} (last success: "
+            f"{entry['last_success'] or 'never'}): {entry['last_error']}")
 
 
 def _print_json(value: Any) -> None:

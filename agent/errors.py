@@ -62,6 +62,10 @@ class WordPressError(SiteError):
     """WordPress could not be read."""
 
 
+class WordPressUnreachable(WordPressError):
+    """Connection, timeout or TLS failure, after the retries."""
+
+
 class RestApiNotFound(WordPressError):
     """No candidate URL answered as the WordPress REST API."""
 
@@ -88,6 +92,10 @@ class CredentialsIgnored(WordPressError):
 
 class BackendError(SiteError):
     """The IGNY8 backend did not accept what we sent."""
+
+
+class BackendUnreachable(BackendError):
+    """Connection, timeout, TLS or transient status, after the retries."""
 
 
 class BackendAuthError(BackendError):

@@ -58,7 +58,6 @@ def call_with_retries(
     func: Callable[[], T],
     policy: RetryPolicy,
     *,
-    what: str,
     log: logging.Logger | logging.LoggerAdapter[logging.Logger],
 ) -> T:
     """Call `func` until it succeeds, raises a non-transient error, or the policy gives up.
@@ -69,7 +68,7 @@ def call_with_retries(
     def log_before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.upcoming_sleep
-        log.warning("%s failed (%s); try %d of %d in %.1f s", what, exc, state.attempt_number + 1,
+        log.warning("%s; try %d of %d in %.1f s", exc, state.attempt_number + 1,
                     policy.max_attempts, wait)
 
     retrying = tenacity.Retrying(

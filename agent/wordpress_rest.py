@@ -29,10 +29,13 @@ from agent.config import SiteConfig
 from agent.errors import (
     CredentialsIgnored,
     CredentialsRejected,
+    HttpError,
     RestAccessDenied,
     RestApiNotFound,
     SiteError,
+    TlsError,
     WordPressError,
+    WordPressUnreachable,
 )
 from agent.retry import RetryPolicy, call_with_retries
 from agent.structure import ContentType, SiteStructure
@@ -108,6 +111,20 @@ class RestReader:
     # --- the whole read ------------------------------------------------------
 
     def read(self) -> SiteStructure:
+        try:
+            return self._read()
+        except TlsError as exc:
+            raise WordPressUnreachable(
+                f"cannot read WordPress at {self.wp.url}: {exc}. Fix the site's certificate or "
+                f"set {self.site.key_path}.wordpress.verify to the CA bundle that signed it"
+            ) from None
+        except HttpError as exc:
+            raise WordPressUnreachable(
+                f"cannot read WordPress at {self.wp.url}: {exc}. Check "
+                f"{self.site.key_path}.wordpress.url and that the site is up"
+            ) from None
+
+    def _read(self) -> SiteStructure:
         with ThreadPoolExecutor(self.parallel, thread_name_prefix=self.site.name) as pool:
             self.pool = pool
             root, post_types, taxonomies = self._find_api_and_list()
@@ -121,7 +138,8 @@ class RestReader:
             read_at=read_at,
             source=f"REST at {root}",
         )
-        self.log.info("read %d post types and %d taxonomies over REST at %s (%d requests)",
+        self.log.info("WordPress lists %d public post types and %d public taxonomies "
+                      "(REST at %s, %d requests)",
                       len(structure.post_types), len(structure.taxonomies), root,
                       self.requests_sent)
         return structure
@@ -234,7 +252,7 @@ class RestReader:
                 log=self.log,
             )
 
-        return call_with_retries(once, self.policy, what=f"{method} {url}", log=self.log)
+        return call_with_retries(once, self.policy, log=self.log)
 
     def _in_parallel(self, calls: list[Callable[[], T]]) -> list[T]:
         """Run calls at once on the read's pool; results in order; first error raised."""

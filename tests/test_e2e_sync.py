@@ -169,7 +169,7 @@ def test_status_reports_last_result(wordpress, backend, agent):
     assert entry["integration_id"] == INTEGRATION_ID
     assert entry["post_types_count"] == len(expected["post_types"])
     assert entry["taxonomies_count"] == len(expected["taxonomies"])
-    assert "blog: OK" in agent.run("status").stdout
+    assert "blog: OK at " in agent.run("status").stdout
 
 
 # --- WordPress access problems --------------------------------------------------
