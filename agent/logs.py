@@ -22,7 +22,11 @@ class _RedactSecrets(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            record.msg = redact(record.getMessage(), self.secrets)
+            try:
+                message = record.getMessage()
+            except Exception:  # a bad log call: show it, masked, rather than raise
+                message = f"{record.msg} {record.args!r}"
+            record.msg = redact(message, self.secrets)
             record.args = None
             if record.exc_info:
                 text = logging.Formatter().formatException(record.exc_info)

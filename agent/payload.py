@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from agent.config import ContentOverride, ContentSettings, SiteConfig
@@ -17,7 +18,7 @@ def build_payload(structure: SiteStructure, site: SiteConfig) -> dict[str, Any]:
                                site.exclude_taxonomies),
         "plugin_connection_enabled": site.plugin_connection_enabled,
         "two_way_sync_enabled": site.two_way_sync_enabled,
-        "timestamp": structure.read_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": structure.read_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 

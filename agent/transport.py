@@ -8,6 +8,7 @@ adapter is mounted with `max_retries=0`.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
 import logging
@@ -147,7 +148,10 @@ def _read_capped(
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
             requests.exceptions.ChunkedEncodingError) as exc:
         raise TransientError(f"{method} {_plain(url)}: answer cut off ({_reason(exc)})") from None
-    return b"".join(chunks)
+    except requests.exceptions.RequestException as exc:
+        raise HttpError(f"{method} {_plain(url)}: unreadable answer ({_reason(exc)})") from None
+    body = b"".join(chunks)
+    return body[:max_bytes] if truncate else body
 
 
 def _too_large(method: str, url: str, max_bytes: int) -> str:
@@ -165,8 +169,10 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when is None or when.tzinfo is None:
+    if when is None:
         return None
+    if when.tzinfo is None:  # the asctime form, or "-0000": HTTP dates are UTC
+        when = when.replace(tzinfo=datetime.UTC)
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
 

@@ -75,7 +75,15 @@ class Collection:
 
 
 class NotTheApi(Exception):
-    """This candidate root did not answer as the WordPress REST API."""
+    """This candidate root did not answer as the WordPress REST API.
+
+    `blocked` is set when something in front of WordPress (a firewall answering
+    with an HTML page) refused it: another root may get through.
+    """
+
+    def __init__(self, message: str, blocked: RestAccessDenied | None = None):
+        super().__init__(message)
+        self.blocked = blocked
 
 
 class RestReader:
@@ -148,14 +156,18 @@ class RestReader:
 
     def _find_api_and_list(self) -> tuple[str, list[Collection], list[Collection]]:
         tried: list[str] = []
+        blocked: RestAccessDenied | None = None
         for root in self._candidate_roots():
             try:
                 post_types, taxonomies = self._list_types(root)
             except NotTheApi as exc:
                 self.log.debug("%s is not the REST API: %s", root, exc)
                 tried.append(f"{root} ({exc})")
+                blocked = blocked or exc.blocked
                 continue
             return root, post_types, taxonomies
+        if blocked is not None:
+            raise blocked
         raise RestApiNotFound(
             f"no WordPress REST API found for {self.wp.url}; tried "
             + "; ".join(tried)
@@ -169,7 +181,7 @@ class RestReader:
         candidates: list[str] = []
         try:
             page = self._get(home, truncate=True, with_auth=False)
-        except WordPressError as exc:
+        except (WordPressError, HttpError) as exc:
             self.log.debug("home page %s unreadable (%s); trying the usual API paths", home, exc)
         else:
             if page.status == 200 or page.header("link"):
@@ -216,7 +228,10 @@ class RestReader:
         url, query = rest_url(root, route, params)
         response = self._request("GET", url, query)
         if response.status in (401, 403):
-            raise self._access_error(response, url, root)
+            error = self._access_error(response, url, root)
+            if isinstance(error, RestAccessDenied) and error.code is None:
+                raise NotTheApi(f"{route} answered {response.status}", blocked=error)
+            raise error
         if response.status == 404:
             raise NotTheApi(f"{route} answered 404")
         if response.status != 200:
