@@ -160,6 +160,7 @@ def expected_payload_part(
 
 def label_and_count(payload: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     return {
-        kind: {slug: {"label": e["label"], "count": e["count"]} for slug, e in payload[kind].items()}
+        kind: {slug: {"label": e["label"], "count": e["count"]}
+               for slug, e in payload[kind].items()}
         for kind in ("post_types", "taxonomies")
     }

@@ -1,0 +1,520 @@
+"""Unit tests of agent.config against CONTRACT §5 (and the secrets rules of §8)."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agent.config import default_config_path, load_config
+from agent.errors import ConfigError
+from agent.secret import Secret
+
+ENV_NAMES = (
+    "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY", "IGNY8_AGENT_CONFIG",
+    "T_API_KEY", "T_WP_PASS", "T_HOST", "T_SITE_ID", "T_INTEGRATION", "T_UNSET_VAR",
+)
+
+MINIMAL = """
+backend:
+  url: https://api.igny8.com/api
+sites:
+  - name: main-blog
+    site_id: 5
+    api_key: literal-key-for-tests
+    wordpress:
+      url: https://blog.example.com
+"""
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def write_config(directory: Path, text: str, mode: int = 0o600) -> Path:
+    path = directory / "config.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def load(directory: Path, text: str, mode: int = 0o600, **kwargs: bool):
+    return load_config(write_config(directory, text, mode), **kwargs)
+
+
+def problems_of(directory: Path, text: str, mode: int = 0o600, **kwargs: bool) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load(directory, text, mode, **kwargs)
+    return caught.value.problems
+
+
+def problem_at(problems: list[str], key_path: str) -> str:
+    """The one problem line reported for exactly this key path."""
+    found = [p for p in problems if p.startswith(key_path + ":")]
+    assert found, f"no problem reported for {key_path}; got {problems}"
+    return found[0]
+
+
+# --- every key of §5 and its default -----------------------------------------------------
+
+
+def test_minimal_config_gets_every_default(tmp_path: Path) -> None:
+    config = load(tmp_path, MINIMAL)
+
+    assert config.backend is not None
+    assert config.backend.url.rstrip("/") == "https://api.igny8.com/api"
+    assert config.backend.timeout == 30
+    assert config.backend.verify is True
+    assert config.backend.max_attempts == 5
+    assert config.backend.max_retry_seconds == 300
+
+    (site,) = config.sites
+    assert site.name == "main-blog"
+    assert site.site_id == 5
+    assert isinstance(site.api_key, Secret)
+    assert site.api_key.reveal() == "literal-key-for-tests"
+    assert site.integration_id is None
+    wp = site.wordpress
+    assert wp.url == "https://blog.example.com"
+    assert wp.username is None
+    assert wp.app_password is None
+    assert wp.xmlrpc == "auto"
+    assert wp.timeout == 30
+    assert wp.verify is True
+    assert site.plugin_connection_enabled is True
+    assert site.two_way_sync_enabled is True
+    assert site.defaults.enabled is True
+    assert site.defaults.fetch_limit == 100
+    assert dict(site.post_types) == {}
+    assert dict(site.taxonomies) == {}
+    assert list(site.exclude_post_types) == ["attachment"]
+    assert list(site.exclude_taxonomies) == ["post_format"]
+
+    assert config.schedule.cron == "0 3 * * *"
+    assert config.schedule.timezone == "UTC"
+    assert config.schedule.jitter_seconds == 1800
+    assert config.schedule.retry_failed_every == 900
+    assert config.state_dir == Path("/var/lib/igny8-agent")
+    assert config.log_level == "info"
+    assert list(config.warnings) == []
+
+
+def test_every_key_given_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "ca.pem").write_text("not really a bundle\n")
+    monkeypatch.setenv("T_WP_PASS", "abcd efgh ijkl mnop")
+    config = load(tmp_path, """
+        backend:
+          url: https://backend.example.org/api
+          timeout: 12.5
+          verify: false
+          max_attempts: 3
+          max_retry_seconds: 60
+        sites:
+          - name: shop_2
+            site_id: 7
+            api_key: key-seven
+            integration_id: 321
+            wordpress:
+              url: https://shop.example.org/sub/
+              username: igny8-agent
+              app_password: ${T_WP_PASS}
+              xmlrpc: never
+              timeout: 9
+              verify: ca.pem
+            plugin_connection_enabled: false
+            two_way_sync_enabled: false
+            defaults: {enabled: false, fetch_limit: 20}
+            post_types:
+              product: {enabled: true, fetch_limit: 50}
+              page: {fetch_limit: 5}
+            taxonomies:
+              product_cat: {enabled: false}
+            exclude_post_types: [attachment, revision_log]
+            exclude_taxonomies: []
+        schedule:
+          cron: "30 4 * * 1-5"
+          timezone: Europe/Berlin
+          jitter_seconds: 0
+          retry_failed_every: 60
+        state_dir: /srv/igny8-state
+        log_level: debug
+    """)
+    assert config.backend is not None
+    assert config.backend.url.rstrip("/") == "https://backend.example.org/api"
+    assert config.backend.timeout == 12.5
+    assert config.backend.verify is False
+    assert config.backend.max_attempts == 3
+    assert config.backend.max_retry_seconds == 60
+
+    (site,) = config.sites
+    assert (site.name, site.site_id, site.integration_id) == ("shop_2", 7, 321)
+    assert site.api_key is not None and site.api_key.reveal() == "key-seven"
+    wp = site.wordpress
+    assert wp.url.rstrip("/") == "https://shop.example.org/sub"
+    assert wp.username == "igny8-agent"
+    assert wp.app_password is not None
+    assert wp.app_password.reveal() == "abcd efgh ijkl mnop"
+    assert wp.xmlrpc == "never"
+    assert wp.timeout == 9
+    assert Path(str(wp.verify)) == tmp_path / "ca.pem"  # relative: beside the config
+    assert site.plugin_connection_enabled is False
+    assert site.two_way_sync_enabled is False
+    assert (site.defaults.enabled, site.defaults.fetch_limit) == (False, 20)
+    assert site.post_types["product"].enabled is True
+    assert site.post_types["product"].fetch_limit == 50
+    assert site.post_types["page"].fetch_limit == 5
+    assert site.taxonomies["product_cat"].enabled is False
+    assert list(site.exclude_post_types) == ["attachment", "revision_log"]
+    assert list(site.exclude_taxonomies) == []
+
+    assert config.schedule.cron == "30 4 * * 1-5"
+    assert config.schedule.timezone == "Europe/Berlin"
+    assert config.schedule.jitter_seconds == 0
+    assert config.schedule.retry_failed_every == 60
+    assert config.state_dir == Path("/srv/igny8-state")
+    assert config.log_level == "debug"
+
+
+def test_config_path_from_environment_else_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert default_config_path() == "/etc/igny8-agent/config.yaml"
+    monkeypatch.setenv("IGNY8_AGENT_CONFIG", "/tmp/elsewhere.yaml")
+    assert default_config_path() == "/tmp/elsewhere.yaml"
+
+
+# --- ${NAME} interpolation ---------------------------------------------------------------
+
+
+def test_env_reference_is_replaced_anywhere_in_a_string(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T_API_KEY", "key-from-env")
+    monkeypatch.setenv("T_HOST", "blog.example.net")
+    config = load(tmp_path, MINIMAL.replace("literal-key-for-tests", "${T_API_KEY}")
+                  .replace("https://blog.example.com", "https://${T_HOST}/news"))
+    site = config.sites[0]
+    assert site.api_key is not None and site.api_key.reveal() == "key-from-env"
+    assert site.wordpress.url == "https://blog.example.net/news"
+
+
+def test_unset_env_reference_names_key_path_and_variable(tmp_path: Path) -> None:
+    text = MINIMAL.replace("https://blog.example.com", "https://${T_UNSET_VAR}/")
+    problems = problems_of(tmp_path, text)
+    line = problem_at(problems, "sites[0].wordpress.url")
+    assert "T_UNSET_VAR" in line
+
+
+def test_double_dollar_is_a_literal_dollar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("T_API_KEY", "must-not-be-used")
+    text = MINIMAL.replace("literal-key-for-tests", "'pa$$word-$${T_API_KEY}'")
+    site = load(tmp_path, text).sites[0]
+    assert site.api_key is not None
+    assert site.api_key.reveal() == "pa$word-${T_API_KEY}"
+
+
+def test_integer_strings_from_env_are_accepted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T_SITE_ID", "42")
+    monkeypatch.setenv("T_INTEGRATION", "900")
+    text = MINIMAL.replace("site_id: 5", "site_id: ${T_SITE_ID}\n    integration_id: "
+                           "${T_INTEGRATION}")
+    site = load(tmp_path, text).sites[0]
+    assert site.site_id == 42
+    assert site.integration_id == 900
+
+
+def test_non_integer_site_id_from_env_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T_SITE_ID", "five")
+    problems = problems_of(tmp_path, MINIMAL.replace("site_id: 5", "site_id: ${T_SITE_ID}"))
+    problem_at(problems, "sites[0].site_id")
+
+
+# --- *_file secrets ----------------------------------------------------------------------
+
+
+FILE_SECRETS = """
+backend:
+  url: https://api.igny8.com/api
+sites:
+  - name: main-blog
+    site_id: 5
+    api_key_file: {api_key_file}
+    wordpress:
+      url: https://blog.example.com
+      username: igny8-agent
+      app_password_file: {password_file}
+"""
+
+
+def test_relative_secret_file_is_looked_up_in_credentials_directory_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "api.key").write_text("key-from-credentials-dir\n")
+    (tmp_path / "api.key").write_text("key-beside-config\n")
+    (tmp_path / "wp.pass").write_text("pass beside config\n")  # only beside the config
+    for secret_file in (creds / "api.key", tmp_path / "api.key", tmp_path / "wp.pass"):
+        secret_file.chmod(0o600)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+    config = load(tmp_path, FILE_SECRETS.format(api_key_file="api.key", password_file="wp.pass"))
+    site = config.sites[0]
+    assert site.api_key is not None and site.api_key.reveal() == "key-from-credentials-dir"
+    password = site.wordpress.app_password
+    assert password is not None and password.reveal() == "pass beside config"
+
+
+def test_relative_secret_file_beside_config_without_credentials_directory(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "api.key").write_text("key-beside-config\r\n")
+    (tmp_path / "wp.pass").write_text("abcd efgh\n")
+    absolute = tmp_path / "abs.key"
+    absolute.write_text("absolute-key")
+    for secret_file in tmp_path.iterdir():
+        secret_file.chmod(0o600)
+    site = load(tmp_path, FILE_SECRETS.format(api_key_file="api.key",
+                                              password_file="wp.pass")).sites[0]
+    assert site.api_key is not None and site.api_key.reveal() == "key-beside-config"
+    assert site.wordpress.app_password is not None
+    assert site.wordpress.app_password.reveal() == "abcd efgh"
+
+    site = load(tmp_path, FILE_SECRETS.format(api_key_file=str(absolute),
+                                              password_file="wp.pass")).sites[0]
+    assert site.api_key is not None and site.api_key.reveal() == "absolute-key"
+
+
+def test_missing_secret_file_is_an_error_at_its_key(tmp_path: Path) -> None:
+    (tmp_path / "wp.pass").write_text("x\n")
+    problems = problems_of(tmp_path, FILE_SECRETS.format(api_key_file="nowhere.key",
+                                                         password_file="wp.pass"))
+    assert "nowhere.key" in problem_at(problems, "sites[0].api_key_file")
+
+
+def test_both_secret_and_secret_file_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "api.key").write_text("from-file\n")
+    text = MINIMAL.replace("api_key: literal-key-for-tests",
+                           "api_key: literal-key-for-tests\n    api_key_file: api.key")
+    problems = problems_of(tmp_path, text)
+    line = next(p for p in problems if p.startswith("sites[0].api_key"))
+    assert "api_key_file" in line
+    assert "literal-key-for-tests" not in "\n".join(problems)
+    assert "from-file" not in "\n".join(problems)
+
+
+# --- errors: all at once, with key paths ---------------------------------------------------
+
+
+def test_all_problems_are_reported_at_once_with_key_paths(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, """
+        backend:
+          url: https://api.igny8.com/api
+          timeout: soon
+          max_attempts: 0
+        sites:
+          - name: good
+            site_id: 5
+            api_key: k1
+            wordpress:
+              url: https://one.example.com
+          - name: second
+            site_id: abc
+            api_key: k2
+            wordpress:
+              url: not-a-url
+              xmlrpc: sometimes
+            defaults: {fetch_limit: 0}
+            post_types:
+              product: {fetch_limit: -5}
+        schedule:
+          cron: "every day"
+          timezone: Mars/Olympus_Mons
+        log_level: loud
+    """)
+    for key_path in (
+        "backend.timeout", "backend.max_attempts", "sites[1].site_id", "sites[1].wordpress.url",
+        "sites[1].wordpress.xmlrpc", "sites[1].defaults.fetch_limit",
+        "sites[1].post_types.product.fetch_limit", "schedule.cron", "schedule.timezone",
+        "log_level",
+    ):
+        problem_at(problems, key_path)
+    assert not any(p.startswith("sites[0]") for p in problems), problems
+
+
+def test_config_error_message_lists_every_problem(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, MINIMAL.replace("site_id: 5", "site_id: x").replace(
+            "https://blog.example.com", "ftp://blog.example.com"))
+    text = str(caught.value)
+    assert "sites[0].site_id" in text
+    assert "sites[0].wordpress.url" in text
+
+
+def test_unknown_keys_are_errors(tmp_path: Path) -> None:
+    text = MINIMAL.replace("    wordpress:", "    wordpres: {}\n    wordpress:") + "sate_dir: /x\n"
+    problems = problems_of(tmp_path, text)
+    assert "unknown" in problem_at(problems, "sites[0].wordpres")
+    assert "unknown" in problem_at(problems, "sate_dir")
+
+
+def test_missing_required_keys(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, """
+        backend: {}
+        sites:
+          - name: a
+            wordpress: {}
+    """)
+    for key_path in ("backend.url", "sites[0].site_id", "sites[0].api_key",
+                     "sites[0].wordpress.url"):
+        problem_at(problems, key_path)
+
+
+def test_no_sites_is_an_error(tmp_path: Path) -> None:
+    problem_at(problems_of(tmp_path, "backend: {url: https://a.example}\nsites: []\n"), "sites")
+
+
+def test_duplicate_site_names(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, """
+        backend: {url: https://api.igny8.com/api}
+        sites:
+          - {name: blog, site_id: 1, api_key: a, wordpress: {url: https://a.example}}
+          - {name: blog, site_id: 2, api_key: b, wordpress: {url: https://b.example}}
+    """)
+    assert "blog" in problem_at(problems, "sites[1].name")
+
+
+@pytest.mark.parametrize("name", ["main blog", "blog.example.com", "ünïcode", "a/b"])
+def test_bad_site_names(tmp_path: Path, name: str) -> None:
+    problems = problems_of(tmp_path, MINIMAL.replace("name: main-blog", f"name: '{name}'"))
+    problem_at(problems, "sites[0].name")
+
+
+@pytest.mark.parametrize("name", ["main-blog", "Shop_2", "x"])
+def test_good_site_names(tmp_path: Path, name: str) -> None:
+    assert load(tmp_path, MINIMAL.replace("name: main-blog", f"name: '{name}'")).sites[0].name \
+        == name
+
+
+def test_url_with_credentials_is_rejected_without_echoing_them(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "https://blog.example.com", "https://admin:Hunter2-Secret@blog.example.com"
+    ).replace("https://api.igny8.com/api", "https://apiuser:Backend-Secret@api.igny8.com/api")
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    problem_at(caught.value.problems, "sites[0].wordpress.url")
+    problem_at(caught.value.problems, "backend.url")
+    shown = str(caught.value) + "\n".join(caught.value.problems)
+    assert "Hunter2-Secret" not in shown
+    assert "Backend-Secret" not in shown
+
+
+def test_username_without_password_and_password_without_username(tmp_path: Path) -> None:
+    text = MINIMAL.replace("      url: https://blog.example.com",
+                           "      url: https://blog.example.com\n      username: bob")
+    problem_at(problems_of(tmp_path, text), "sites[0].wordpress.app_password")
+    text = MINIMAL.replace("      url: https://blog.example.com",
+                           "      url: https://blog.example.com\n      app_password: p")
+    problem_at(problems_of(tmp_path, text), "sites[0].wordpress.username")
+
+
+# --- world-readable config with secrets ----------------------------------------------------
+
+
+def test_world_readable_config_with_literal_secret_warns(tmp_path: Path) -> None:
+    config = load(tmp_path, MINIMAL, mode=0o644)
+    assert len(config.warnings) == 1
+    warning = config.warnings[0]
+    assert str(tmp_path / "config.yaml") in warning
+    assert "literal-key-for-tests" not in warning
+
+
+def test_world_readable_config_with_literal_wp_password_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T_API_KEY", "from-env")
+    text = MINIMAL.replace("literal-key-for-tests", "${T_API_KEY}").replace(
+        "      url: https://blog.example.com",
+        "      url: https://blog.example.com\n      username: u\n      app_password: lit-pass")
+    config = load(tmp_path, text, mode=0o644)
+    assert config.warnings
+    assert not any("lit-pass" in w for w in config.warnings)
+
+
+def test_world_readable_config_with_env_references_does_not_warn(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T_API_KEY", "from-env")
+    config = load(tmp_path, MINIMAL.replace("literal-key-for-tests", "${T_API_KEY}"), mode=0o644)
+    assert list(config.warnings) == []
+
+
+def test_private_config_with_literal_secret_does_not_warn(tmp_path: Path) -> None:
+    assert list(load(tmp_path, MINIMAL, mode=0o600).warnings) == []
+
+
+def test_world_readable_secret_file_warns(tmp_path: Path) -> None:
+    (tmp_path / "api.key").write_text("file-key\n")
+    (tmp_path / "api.key").chmod(0o644)
+    text = MINIMAL.replace("api_key: literal-key-for-tests", "api_key_file: api.key")
+    config = load(tmp_path, text, mode=0o644)
+    assert any(str(tmp_path / "api.key") in w for w in config.warnings)
+    assert not any("file-key" in w for w in config.warnings)
+
+
+# --- require_backend, state_dir ------------------------------------------------------------
+
+
+NO_BACKEND = """
+sites:
+  - name: main-blog
+    site_id: 5
+    wordpress:
+      url: https://blog.example.com
+"""
+
+
+def test_require_backend_false_tolerates_missing_backend_and_api_key(tmp_path: Path) -> None:
+    config = load(tmp_path, NO_BACKEND, require_backend=False)
+    assert config.backend is None
+    assert config.sites[0].api_key is None
+
+
+def test_require_backend_true_needs_backend_url_and_api_key(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, NO_BACKEND)
+    problem_at(problems, "backend.url")
+    problem_at(problems, "sites[0].api_key")
+
+
+def test_state_dir_defaults_to_state_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/igny8-agent-from-systemd")
+    assert load(tmp_path, MINIMAL).state_dir == Path("/var/lib/igny8-agent-from-systemd")
+    configured = load(tmp_path, MINIMAL + "state_dir: /srv/state\n")
+    assert configured.state_dir == Path("/srv/state")
+
+
+# --- unreadable files ----------------------------------------------------------------------
+
+
+def test_missing_empty_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        load_config(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError):
+        load(tmp_path, "")
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, "sites: [\n")
+    assert str(tmp_path / "config.yaml") in str(caught.value)
+
+
+def test_config_file_is_not_modified(tmp_path: Path) -> None:
+    path = write_config(tmp_path, MINIMAL)
+    before = path.read_bytes(), os.stat(path).st_mode
+    load_config(path)
+    assert (path.read_bytes(), os.stat(path).st_mode) == before
