@@ -693,6 +693,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _send(self, answer: Answer, request: RecordedRequest) -> None:
+        request.status = answer.status  # before the client can see the answer
         self.send_response(answer.status)
         headers = {"Content-Type": answer.content_type, **answer.headers}
         headers["Content-Length"] = str(len(answer.body))
@@ -700,7 +701,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(answer.body)
-        request.status = answer.status
         self._log(request, f"{answer.status} {answer.note}".strip())
 
     def _log(self, request: RecordedRequest, outcome: str) -> None:
