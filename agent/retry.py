@@ -84,7 +84,9 @@ def call_with_retries(
         return retrying(func)
     except TransientError as exc:
         attempts = retrying.statistics.get("attempt_number", 1)
-        raise TransientError(
-            f"{exc} (gave up after {attempts} {'try' if attempts == 1 else 'tries'})",
-            retry_after=exc.retry_after,
-        ) from None
+        tries = f"{attempts} {'try' if attempts == 1 else 'tries'}"
+        reason = f"gave up after {tries}"
+        if attempts < policy.max_attempts and exc.retry_after is not None:
+            reason += (f": it asked to retry after {exc.retry_after:.0f} s, past the retry "
+                       f"budget of {policy.max_seconds:.0f} s")
+        raise TransientError(f"{exc} ({reason})", retry_after=exc.retry_after) from None
