@@ -263,7 +263,8 @@ def test_retry_after_beyond_the_budget_gives_up_at_once(wordpress, backend, agen
 
     assert run.returncode == 1
     assert len(backend.posts()) == 1
-    assert "503" in run.stderr
+    assert "answered 503" in run.stderr
+    assert "asked to retry after 3600 s, past the retry budget of 30 s" in run.stderr
 
 
 def test_transient_failures_exhaust_max_attempts(wordpress, backend, agent):
