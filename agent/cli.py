@@ -16,6 +16,7 @@ from typing import Any
 
 from agent import __version__
 from agent.config import Config, default_config_path, load_config
+from agent.daemon import Daemon
 from agent.errors import AgentError, ConfigError, LockHeld
 from agent.logs import mask_secrets, set_level, setup_logging, site_log
 from agent.state import SiteState, StateStore
@@ -84,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     sync.set_defaults(handler=_sync)
 
+    run = commands.add_parser("run", help="the daemon: a pass at start, then on the schedule")
+    run.set_defaults(handler=_run)
+
     status = commands.add_parser("status", help="the last result of each site")
     status.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     status.set_defaults(handler=_status)
@@ -129,6 +133,11 @@ def _connect(args: argparse.Namespace, config: Config) -> int:
     for result in results:
         print(_connect_summary(result))
     return _exit_status(results, config)
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    config_path = args.config or default_config_path()
+    return Daemon(config, config_path, args.log_level).run()
 
 
 def _status(args: argparse.Namespace, config: Config) -> int:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+from apscheduler.triggers.cron import CronTrigger
 
 from agent.errors import ConfigError
 from agent.secret import Secret
@@ -31,7 +32,6 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 XMLRPC_MODES = ("auto", "always", "never")
 SITE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?LW#]+$")
 
 
 # --- the config as the rest of the agent sees it -----------------------------
@@ -512,9 +512,13 @@ def _overrides(section: Section) -> dict[str, ContentOverride]:
 
 def _build_schedule(section: Section) -> ScheduleConfig:
     cron = section.string("cron", "0 3 * * *") or "0 3 * * *"
-    fields = cron.split()
-    if len(fields) != 5 or not all(CRON_FIELD.match(f) for f in fields):
-        section.fail("cron", f"must be a 5-field crontab expression like '0 3 * * *', not {cron!r}")
+    try:
+        if len(cron.split()) != 5:
+            raise ValueError("it needs 5 fields: minute hour day month weekday")
+        CronTrigger.from_crontab(cron)
+    except ValueError as exc:
+        section.fail("cron", f"must be a crontab expression like '0 3 * * *', not {cron!r} "
+                     f"({exc})")
     timezone = section.string("timezone", "UTC") or "UTC"
     try:
         ZoneInfo(timezone)

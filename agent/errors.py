@@ -32,6 +32,10 @@ class SiteError(AgentError):
     """Something went wrong for one site; other sites go on."""
 
 
+class Interrupted(SiteError):
+    """The daemon is stopping; this site's work was abandoned."""
+
+
 # --- HTTP, shared by WordPress and backend ---------------------------------
 
 

@@ -58,6 +58,8 @@ def setup_logging(level: str = "info") -> None:
     set_level(level)
     # urllib3 logs full request lines at debug; ours (transport.py) are enough.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # APScheduler logs every job run at info; the daemon logs its passes itself.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.captureWarnings(True)
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +54,9 @@ def utc_now_iso() -> str:
 
 
 class StateStore:
+    # The daemon's main thread may record an abandoned site while a pass writes.
+    _update_lock = threading.Lock()
+
     def __init__(self, state_dir: Path):
         self.dir = state_dir
         self.path = state_dir / STATE_NAME
@@ -87,9 +91,10 @@ class StateStore:
         self._write_atomically(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
     def update(self, name: str, state: SiteState) -> None:
-        sites = self.load()
-        sites[name] = state
-        self.save(sites)
+        with self._update_lock:
+            sites = self.load()
+            sites[name] = state
+            self.save(sites)
 
     def _write_atomically(self, text: str) -> None:
         try:

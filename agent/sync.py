@@ -8,6 +8,7 @@ and the pass goes on with the next.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,7 @@ import requests
 
 from agent.backend import BackendClient, PushReceipt
 from agent.config import Config, SiteConfig
-from agent.errors import AgentError, IntegrationGone
+from agent.errors import AgentError, IntegrationGone, Interrupted
 from agent.lock import pass_lock
 from agent.logs import site_log
 from agent.payload import build_payload, unmatched_overrides
@@ -42,10 +43,17 @@ class SiteResult:
 
 
 @dataclass
+class PassProgress:
+    site: str | None = None  # the site being handled now
+
+
+@dataclass
 class PassOptions:
     dry_run: bool = False
     sleep: Callable[[float], None] | None = None  # tests inject a fake sleep
     site_names: list[str] = field(default_factory=list)  # empty: every site
+    stop: threading.Event | None = None  # set when the daemon must stop: no new site, no wait
+    progress: PassProgress = field(default_factory=PassProgress)
 
 
 def run_pass(config: Config, options: PassOptions | None = None) -> list[SiteResult]:
@@ -59,7 +67,23 @@ def run_pass(config: Config, options: PassOptions | None = None) -> list[SiteRes
     with pass_lock(config.state_dir), new_session() as backend_session:
         assert config.backend is not None  # load_config(require_backend=True) ensures it
         backend = BackendClient(config.backend, backend_session, _policy(config, options))
-        return [_sync_site(site, config, backend, store, options) for site in sites]
+        results = []
+        for site in sites:
+            if options.stop is not None and options.stop.is_set():
+                break
+            options.progress.site = site.name
+            results.append(_sync_site(site, config, backend, store, options))
+        options.progress.site = None
+        return results
+
+
+def record_abandoned(config: Config, site_name: str) -> None:
+    """Record that a stopping daemon left `site_name` in the middle of its push."""
+    store = StateStore(config.state_dir)
+    state = store.load().get(site_name, SiteState())
+    state.last_attempt = utc_now_iso()
+    state.last_error = "abandoned: the agent stopped while this site was being synced"
+    store.update(site_name, state)
 
 
 def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log) -> SiteStructure:
@@ -173,6 +197,17 @@ def _policy(config: Config, options: PassOptions) -> RetryPolicy:
         max_attempts=backend.max_attempts if backend else 5,
         max_seconds=backend.max_retry_seconds if backend else 300.0,
     )
-    if options.sleep is not None:
-        policy = RetryPolicy(policy.max_attempts, policy.max_seconds, policy.wait, options.sleep)
-    return policy
+    sleep = options.sleep or policy.sleep
+    if options.stop is not None:
+        sleep = _interruptible(options.stop)
+    return RetryPolicy(policy.max_attempts, policy.max_seconds, policy.wait, sleep)
+
+
+def _interruptible(stop: threading.Event) -> Callable[[float], None]:
+    """A sleep for retry waits that ends at once, with Interrupted, when `stop` is set."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise Interrupted("the agent is stopping: abandoned this site's retries")
+
+    return sleep

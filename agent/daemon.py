@@ -1,0 +1,230 @@
+"""`igny8-agent run`: a pass at start, then on the schedule, until told to stop.
+
+APScheduler decides *when*; every pass is `sync.run_pass`, the function
+`igny8-agent sync` calls. Its job store stays in memory: the durable truth is
+the state dir (last success per site), so a restart never loses a run — the
+start-up pass covers every site.
+
+Passes run one at a time on a single worker thread (and hold the pass lock,
+so a cron `sync` never overlaps either). Signals only set flags; the main
+thread acts on them:
+  SIGHUP          reload the config (a bad one is logged and the old one kept)
+  SIGTERM/SIGINT  stop taking work, let the pass finish or abandon it, exit 0
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import FrameType
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from agent.config import Config, load_config
+from agent.errors import AgentError, ConfigError, LockHeld
+from agent.logs import mask_secrets, set_level, site_log
+from agent.schedule import DailyCron
+from agent.state import StateStore
+from agent.sync import PassOptions, PassProgress, record_abandoned, run_pass
+from agent.systemd import Notifier
+
+log = site_log("agent", "agent.daemon")
+
+STOP_GRACE_SECONDS = 6.0  # the contract allows 10 s from SIGTERM to exit; keep a margin
+DAILY, RETRY_FAILED, WATCHDOG = "daily", "retry-failed", "watchdog"
+
+
+@dataclass
+class _Requests:
+    """What the signal handlers asked for; read by the main loop."""
+
+    wake: threading.Event = field(default_factory=threading.Event)
+    stop: bool = False
+    reload: bool = False
+
+
+class Daemon:
+    def __init__(self, config: Config, config_path: str, log_level: str | None,
+                 notifier: Notifier | None = None):
+        self.config = config
+        self.config_path = config_path
+        self.log_level_override = log_level
+        self.notifier = notifier or Notifier()
+        self.requests = _Requests()
+        self.stopping = threading.Event()
+        self.progress = PassProgress()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(1), WATCHDOG: ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+
+    # --- lifecycle -------------------------------------------------------------
+
+    def run(self) -> int:
+        self._install_signal_handlers()
+        self._log_missed_runs()
+        self._schedule(self.config)
+        self.scheduler.add_job(self._pass, args=[None, "start-up"], id="start-up")
+        self.scheduler.start()
+        if self.notifier.watchdog_seconds:
+            self.scheduler.add_job(self.notifier.watchdog, IntervalTrigger(
+                seconds=self.notifier.watchdog_seconds), id=WATCHDOG, executor=WATCHDOG)
+            self.notifier.watchdog()
+        self.notifier.ready(f"running; {len(self.config.sites)} site(s); first pass now")
+        log.info("started: %d site(s), schedule %r in %s, next run %s",
+                 len(self.config.sites), self.config.schedule.cron,
+                 self.config.schedule.timezone, self._next_run())
+        while not self.requests.stop:
+            self.requests.wake.wait()
+            self.requests.wake.clear()
+            if self.requests.reload and not self.requests.stop:
+                self.requests.reload = False
+                self._reload()
+        return self._shut_down()
+
+    def _shut_down(self) -> int:
+        self.notifier.stopping()
+        log.info("stopping")
+        self.stopping.set()
+        self.scheduler.shutdown(wait=False)
+        if self.idle.wait(STOP_GRACE_SECONDS):
+            log.info("stopped")
+            return 0
+        site = self.progress.site
+        if site is not None:
+            record_abandoned(self.config, site)
+        log.warning("stopped while a request for %s was in flight; abandoned it", site)
+        logging.shutdown()
+        sys.stdout.flush()
+        # A worker stuck in a network read would keep the interpreter alive
+        # past systemd's stop timeout; the state is written, so leave now.
+        os._exit(0)
+
+    # --- signals ---------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.requests.stop = True
+        self.stopping.set()  # retry waits end at once
+        self.requests.wake.set()
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self.requests.reload = True
+        self.requests.wake.set()
+
+    # --- scheduling ------------------------------------------------------------
+
+    def _schedule(self, config: Config) -> None:
+        schedule = config.schedule
+        self.scheduler.add_job(
+            self._pass, DailyCron(schedule.cron, schedule.timezone, schedule.jitter_seconds),
+            args=[None, "scheduled"], id=DAILY, replace_existing=True,
+        )
+        self.scheduler.add_job(
+            self._retry_failed, IntervalTrigger(seconds=schedule.retry_failed_every),
+            id=RETRY_FAILED, replace_existing=True,
+        )
+
+    def _next_run(self) -> str:
+        job = self.scheduler.get_job(DAILY)
+        when = job.next_run_time if job is not None else None
+        return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else "never"
+
+    def _log_missed_runs(self) -> None:
+        schedule = self.config.schedule
+        trigger = DailyCron(schedule.cron, schedule.timezone)
+        states = StateStore(self.config.state_dir).load()
+        now = datetime.now(UTC)
+        for site in self.config.sites:
+            last = states.get(site.name)
+            if last is None or last.last_success is None:
+                continue
+            try:
+                last_success = _parse_time(last.last_success)
+            except ValueError:
+                continue
+            missed = trigger.missed_since(last_success, now)
+            if missed is not None:
+                site_log(site.name, "agent.daemon").info(
+                    "missed the run of %s (last success %s); the start-up pass covers it",
+                    missed.isoformat(), last.last_success)
+
+    # --- passes ----------------------------------------------------------------
+
+    def _retry_failed(self) -> None:
+        states = StateStore(self.config.state_dir).load()
+        failed = [s.name for s in self.config.sites
+                  if (state := states.get(s.name)) is not None and state.last_error]
+        if failed:
+            self._pass(failed, "retry of failed sites")
+
+    def _pass(self, site_names: list[str] | None, reason: str) -> None:
+        """One pass (every site, or `site_names`), as `igny8-agent sync` does it."""
+        if self.stopping.is_set():
+            return
+        config = self.config
+        self.idle.clear()
+        try:
+            options = PassOptions(site_names=site_names or [], stop=self.stopping,
+                                  progress=self.progress)
+            log.info("%s pass over %s", reason, ", ".join(site_names) if site_names else
+                     "every site")
+            results = run_pass(config, options)
+        except LockHeld as exc:
+            log.warning("skipped the %s pass: %s", reason, exc)
+            return
+        except AgentError as exc:
+            log.error("%s pass failed: %s", reason, exc)
+            return
+        finally:
+            self.idle.set()
+        failed = [r.site for r in results if not r.ok]
+        summary = (f"last pass {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}: "
+                   f"{len(results) - len(failed)} ok, {len(failed)} failed"
+                   + (f" ({', '.join(failed)}; retried every "
+                      f"{config.schedule.retry_failed_every}s)" if failed else "")
+                   + f"; next run {self._next_run()}")
+        self.notifier.status(summary)
+
+    # --- reload ----------------------------------------------------------------
+
+    def _reload(self) -> None:
+        self.notifier.reloading()
+        log.info("reloading %s", self.config_path)
+        try:
+            new = load_config(self.config_path)
+        except ConfigError as exc:
+            log.error("kept the running config: %s", exc)
+            self.notifier.ready("running; the reloaded config was invalid and is not used")
+            return
+        old, self.config = self.config, new
+        mask_secrets(old.secrets() + new.secrets())
+        set_level(self.log_level_override or new.log_level)
+        for warning in new.warnings:
+            log.warning("%s", warning)
+        self._schedule(new)
+        changed = [s.name for s in new.sites if old.site(s.name) != s]
+        removed = [s.name for s in old.sites if new.site(s.name) is None]
+        log.info("reloaded: %d site(s); new or changed: %s; removed: %s", len(new.sites),
+                 ", ".join(changed) or "none", ", ".join(removed) or "none")
+        if changed:
+            self.scheduler.add_job(self._pass, args=[changed, "reload"])
+        self.notifier.ready(f"running; {len(new.sites)} site(s); next run {self._next_run()}")
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
