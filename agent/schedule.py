@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -58,7 +58,8 @@ class DailyCron(BaseTrigger):
 
 def is_repeated_wall_time(moment: datetime, timezone: ZoneInfo) -> bool:
     """True for the second occurrence of a wall time that happens twice (DST ends)."""
-    local = moment.astimezone(timezone)
+    # Through UTC: astimezone() to the same zone object would return `moment` unchanged.
+    local = moment.astimezone(UTC).astimezone(timezone)
     naive = local.replace(tzinfo=None)
     first = naive.replace(tzinfo=timezone, fold=0).utcoffset()
     second = naive.replace(tzinfo=timezone, fold=1).utcoffset()

@@ -114,8 +114,8 @@ class Agent:
         return self.config_path
 
     def run(self, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> AgentRun:
-        full_env = {**os.environ, **(env or {})}
-        full_env.pop("JOURNAL_STREAM", None)
+        full_env = {k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"}
+        full_env.update(env or {})
         completed = subprocess.run(
             [self.command, "--config", str(self.config_path), *args],
             capture_output=True, text=True, env=full_env, timeout=timeout,

@@ -1,0 +1,254 @@
+"""End to end: `igny8-agent run` against a real WordPress and the backend stand-in."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import (
+    INTEGRATION_ID,
+    expected_payload_part,
+    label_and_count,
+    site_config,
+)
+from tests.support.backend_standin import Fault
+
+pytestmark = pytest.mark.e2e
+
+EVERY_MINUTE = {"cron": "* * * * *", "jitter_seconds": 0, "retry_failed_every": 600}
+DAILY = {"cron": "0 3 * * *", "jitter_seconds": 0, "retry_failed_every": 2}
+
+
+class NotifySocket:
+    """A datagram socket standing in for systemd's NOTIFY_SOCKET."""
+
+    def __init__(self) -> None:
+        # Short path: unix socket names are limited to 107 bytes.
+        self.dir = Path(tempfile.mkdtemp(prefix="ntf"))
+        self.path = self.dir / "notify"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.path))
+        self.sock.settimeout(0.2)
+        self.messages: list[str] = []
+
+    def collect(self, seconds: float) -> list[str]:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                self.messages.append(self.sock.recv(4096).decode())
+        return self.messages
+
+    def wait_for(self, text: str, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [m for m in self.messages if text in m]
+            if found:
+                return found[0]
+            self.collect(0.2)
+        raise AssertionError(f"no {text!r} in {self.messages}")
+
+    def close(self) -> None:
+        self.sock.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Daemon:
+    def __init__(self, agent, env: dict[str, str]):
+        self.log_path = agent.workdir / "daemon.log"
+        # A file, not a pipe: a full pipe would block the daemon's logging.
+        self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [agent.command, "--config", str(agent.config_path), "run"],
+            stdout=subprocess.DEVNULL, stderr=self.log, env={**os.environ, **env},
+        )
+
+    def stderr(self) -> str:
+        return self.log_path.read_text()
+
+    def signal(self, signum: int) -> None:
+        self.process.send_signal(signum)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(15)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.log.close()
+
+
+@pytest.fixture
+def notify() -> Iterator[NotifySocket]:
+    sock = NotifySocket()
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def start_daemon(agent, notify) -> Iterator:
+    started: list[Daemon] = []
+
+    def start(**env: str) -> Daemon:
+        daemon = Daemon(agent, {"NOTIFY_SOCKET": str(notify.path), **env})
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.stop()
+
+
+def daemon_config(site, backend, schedule, **site_extra):
+    config = site_config(site, backend.url, **site_extra)
+    config["schedule"] = schedule
+    config["log_level"] = "info"
+    config["backend"]["max_attempts"] = 1
+    return config
+
+
+def test_pushes_at_start_and_on_schedule(wordpress, backend, agent, start_daemon, notify):
+    site = wordpress("main")
+    agent.write_config(daemon_config(site, backend, EVERY_MINUTE))
+    daemon = start_daemon(WATCHDOG_USEC="1000000")
+
+    ready = notify.wait_for("READY=1", 30)
+    first = backend.wait_for_posts(1, 30)
+    second = backend.wait_for_posts(2, 75)  # the next minute
+
+    assert "STATUS=" in ready
+    expected = expected_payload_part(site)
+    assert label_and_count(first[0].json) == expected
+    assert label_and_count(second[1].json) == expected
+    assert second[1].at - first[0].at > 1  # a scheduled pass, not the start-up one twice
+    status = notify.wait_for("1 ok, 0 failed", 10)
+    assert "next run" in status
+    assert len([m for m in notify.messages if "WATCHDOG=1" in m]) >= 2
+    assert daemon.stop() == 0
+    assert "STOPPING=1" in notify.wait_for("STOPPING=1", 5)
+
+
+def test_failed_push_is_retried_until_delivered(wordpress, backend, agent, start_daemon):
+    site = wordpress("main")
+    backend.script("POST", "/update-structure/", [Fault(status=503), Fault(status=503)])
+    agent.write_config(daemon_config(site, backend, DAILY))
+    start_daemon()
+
+    posts = backend.wait_for_posts(3, 30)
+
+    assert [p.status for p in posts] == [503, 503, 200]
+    assert all(b.at - a.at >= 1.5 for a, b in zip(posts, posts[1:], strict=False))
+    assert INTEGRATION_ID in backend.stored
+    assert agent.run("status", "--json").json()["blog"]["last_error"] is None
+
+
+def test_sighup_applies_a_changed_flag_and_keeps_a_bad_config_out(
+    wordpress, backend, agent, start_daemon, notify
+):
+    site = wordpress("main")
+    agent.write_config(daemon_config(site, backend, DAILY))
+    daemon = start_daemon()
+    assert backend.wait_for_posts(1, 30)[0].json["post_types"]["book"]["enabled"] is True
+
+    agent.write_config(daemon_config(site, backend, DAILY,
+                                     post_types={"book": {"enabled": False}}))
+    daemon.signal(signal.SIGHUP)
+
+    assert backend.wait_for_posts(2, 30)[1].json["post_types"]["book"]["enabled"] is False
+    assert "RELOADING=1" in notify.wait_for("RELOADING=1", 5)
+
+    agent.config_path.write_text("sites: [")
+    daemon.signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while "kept the running config" not in daemon.stderr() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert "kept the running config" in daemon.stderr()
+    assert daemon.process.poll() is None
+    assert daemon.stop() == 0
+
+
+def test_sighup_adds_and_removes_sites(wordpress, backend, agent, start_daemon):
+    site = wordpress("main")
+    config = daemon_config(site, backend, DAILY)
+    agent.write_config(config)
+    daemon = start_daemon()
+    backend.wait_for_posts(1, 30)
+
+    second = dict(config["sites"][0], name="second")
+    config["sites"] = [second]
+    agent.write_config(config)
+    daemon.signal(signal.SIGHUP)
+
+    backend.wait_for_posts(2, 30)
+    assert "new or changed: second; removed: blog" in daemon.stderr()
+
+
+def test_sigterm_during_a_push_exits_0_in_time(wordpress, backend, agent, start_daemon):
+    site = wordpress("main")
+    backend.script("POST", "/update-structure/", [Fault(status=None, delay=60)])
+    agent.write_config(daemon_config(site, backend, DAILY))
+    daemon = start_daemon()
+    backend.wait_for_posts(1, 30)  # the push is in flight now
+
+    started = time.monotonic()
+    daemon.signal(signal.SIGTERM)
+    returncode = daemon.process.wait(15)
+    elapsed = time.monotonic() - started
+
+    assert returncode == 0
+    assert elapsed < 10, elapsed  # the contract's limit, not a speed target
+    status = agent.run("status", "--json").json()["blog"]
+    assert "abandoned" in status["last_error"]
+
+
+def test_sigterm_while_idle_exits_0(wordpress, backend, agent, start_daemon):
+    agent.write_config(daemon_config(wordpress("main"), backend, DAILY))
+    daemon = start_daemon()
+    backend.wait_for_posts(1, 30)
+    time.sleep(0.5)
+    assert daemon.stop() == 0
+    assert "stopped" in daemon.stderr()
+
+
+def test_cron_sync_during_a_daemon_pass_exits_75(wordpress, backend, agent, start_daemon):
+    site = wordpress("main")
+    backend.script("POST", "/update-structure/", [Fault(status=None, delay=8)])
+    agent.write_config(daemon_config(site, backend, DAILY))
+    start_daemon()
+    backend.wait_for_posts(1, 30)
+
+    run = agent.run("sync")
+
+    assert run.returncode == 75
+    assert "another pass holds" in run.stderr
+    assert len(backend.posts()) == 1
+
+
+def test_under_journald_no_timestamps(wordpress, backend, agent):
+    agent.write_config(site_config(wordpress("main"), backend.url))
+    run = agent.run("sync", env={"JOURNAL_STREAM": "8:1234"})
+    assert run.returncode == 0
+    lines = run.stderr.splitlines()
+    assert lines and all(line.split()[0] in ("DEBUG", "INFO", "WARNING", "ERROR")
+                         for line in lines)
+    plain = agent.run("sync")
+    assert plain.stderr.splitlines()[0][:4].isdigit()  # a timestamp outside journald
+
+
+def test_invalid_config_at_start_exits_2(agent):
+    agent.config_path.write_text(yaml.safe_dump({"sites": [{"name": "x"}]}))
+    run = agent.run("run")
+    assert run.returncode == 2
+    assert "sites[0].site_id" in run.stderr
