@@ -489,11 +489,15 @@ def _build_wordpress(section: Section, ctx: _Context) -> WordPressConfig:
     if username and not app_password:
         section.fail("app_password", "is required when a username is given "
                      "(or set app_password_file)")
+    xmlrpc = section.choice("xmlrpc", XMLRPC_MODES, "auto")
+    if xmlrpc == "always" and not (username and app_password):
+        section.fail("xmlrpc", "'always' needs username and app_password: XML-RPC has no "
+                     "anonymous read")
     return WordPressConfig(
         url=(url or "").rstrip("/"),
         username=username,
         app_password=app_password,
-        xmlrpc=section.choice("xmlrpc", XMLRPC_MODES, "auto"),
+        xmlrpc=xmlrpc,
         timeout=section.number("timeout", 30.0),
         verify=_verify(section, ctx),
     )

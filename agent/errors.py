@@ -91,6 +91,14 @@ class CredentialsIgnored(WordPressError):
     """Credentials were sent but WordPress treated the request as anonymous."""
 
 
+class XmlrpcUnavailable(WordPressError):
+    """XML-RPC is disabled, blocked, missing, or answered something else."""
+
+
+class XmlrpcMethodMissing(WordPressError):
+    """XML-RPC answers but lacks a method we need."""
+
+
 # --- Backend ----------------------------------------------------------------
 
 

@@ -26,7 +26,7 @@ from agent.secret import redact
 from agent.state import SiteState, StateStore, utc_now_iso
 from agent.structure import SiteStructure
 from agent.transport import new_session
-from agent.wordpress_rest import RestReader
+from agent.wordpress_reader import read_structure
 
 Log = logging.LoggerAdapter[logging.Logger]
 
@@ -84,12 +84,6 @@ def record_abandoned(config: Config, site_name: str) -> None:
     state.last_attempt = utc_now_iso()
     state.last_error = "abandoned: the agent stopped while this site was being synced"
     store.update(site_name, state)
-
-
-def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log) -> SiteStructure:
-    """Read the site's structure (REST; XML-RPC joins here in its own issue)."""
-    with new_session() as session:
-        return RestReader(site, session, policy, log).read()
 
 
 def _dry_run_site(site: SiteConfig, config: Config, options: PassOptions) -> SiteResult:

@@ -115,6 +115,7 @@ class RestReader:
         )
         self.requests_sent = 0
         self._counter_lock = threading.Lock()
+        self.home_page: HttpResponse | None = None  # kept: it names xmlrpc.php too
 
     # --- the whole read ------------------------------------------------------
 
@@ -175,15 +176,21 @@ class RestReader:
             "the REST API is enabled"
         )
 
+    def fetch_home_page(self) -> HttpResponse | None:
+        """The home page (after redirects), or None when it cannot be read."""
+        if self.home_page is None:
+            try:
+                self.home_page = self._get(self.wp.url, truncate=True, with_auth=False)
+            except (WordPressError, HttpError) as exc:
+                self.log.debug("home page %s unreadable (%s)", self.wp.url, exc)
+        return self.home_page
+
     def _candidate_roots(self) -> list[str]:
         """API roots to try, best first, without duplicates."""
         home = self.wp.url
         candidates: list[str] = []
-        try:
-            page = self._get(home, truncate=True, with_auth=False)
-        except (WordPressError, HttpError) as exc:
-            self.log.debug("home page %s unreadable (%s); trying the usual API paths", home, exc)
-        else:
+        page = self.fetch_home_page()
+        if page is not None:
             if page.status == 200 or page.header("link"):
                 candidates += api_roots_from_page(page)
             home = _home_of(page.url) or home
@@ -311,14 +318,19 @@ def api_roots_from_page(page: HttpResponse) -> list[str]:
         link["url"] for link in parse_header_links(page.header("link") or "")
         if link.get("rel") == API_REL and link.get("url")
     ]
-    for tag in LINK_TAG.findall(page.body):
-        attributes = {
-            name.lower().decode(): (double or single).decode(errors="replace")
+    return roots + [tag["href"] for tag in link_tags(page.body)
+                    if tag.get("rel") == API_REL and tag.get("href")]
+
+
+def link_tags(html_body: bytes) -> list[dict[str, str]]:
+    """The attributes of each <link> tag in an HTML page, names lower-cased."""
+    tags = []
+    for tag in LINK_TAG.findall(html_body):
+        tags.append({
+            name.lower().decode(): html.unescape((double or single).decode(errors="replace"))
             for name, double, single in TAG_ATTRIBUTE.findall(tag)
-        }
-        if attributes.get("rel") == API_REL and attributes.get("href"):
-            roots.append(html.unescape(attributes["href"]))
-    return roots
+        })
+    return tags
 
 
 def rest_url(root: str, route: str, params: dict[str, str]) -> tuple[str, dict[str, str]]:
