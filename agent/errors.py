@@ -67,7 +67,11 @@ class WordPressError(SiteError):
 
 
 class WordPressUnreachable(WordPressError):
-    """Connection, timeout or TLS failure, after the retries."""
+    """Connection failures or timeouts, after the retries."""
+
+
+class WordPressTlsError(WordPressError):
+    """The site's certificate could not be verified."""
 
 
 class RestApiNotFound(WordPressError):

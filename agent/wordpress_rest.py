@@ -35,6 +35,7 @@ from agent.errors import (
     SiteError,
     TlsError,
     WordPressError,
+    WordPressTlsError,
     WordPressUnreachable,
 )
 from agent.retry import RetryPolicy, call_with_retries
@@ -123,7 +124,7 @@ class RestReader:
         try:
             return self._read()
         except TlsError as exc:
-            raise WordPressUnreachable(
+            raise WordPressTlsError(
                 f"cannot read WordPress at {self.wp.url}: {exc}. Fix the site's certificate or "
                 f"set {self.site.key_path}.wordpress.verify to the CA bundle that signed it"
             ) from None

@@ -43,6 +43,7 @@ from agent.errors import (
     CredentialsRejected,
     TransientError,
     WordPressError,
+    WordPressTlsError,
     XmlrpcMethodMissing,
     XmlrpcUnavailable,
 )
@@ -270,7 +271,9 @@ def map_error(exc: BaseException, site: SiteConfig, endpoint: str) -> Exception 
         return XmlrpcUnavailable(f"{endpoint}: answer larger than "
                                  f"{MAX_RESPONSE_BYTES // (1024 * 1024)} MiB, not read")
     if isinstance(exc, ssl.SSLError | ssl.CertificateError):
-        return XmlrpcUnavailable(f"TLS verification failed for {endpoint}: {exc}")
+        return WordPressTlsError(
+            f"TLS verification failed for {endpoint}: {exc}. Fix the site's certificate or set "
+            f"{where}.verify to the CA bundle that signed it")
     if isinstance(exc, OSError | http.client.HTTPException):
         return TransientError(f"XML-RPC at {endpoint}: {exc}")
     return None

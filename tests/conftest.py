@@ -156,11 +156,12 @@ def expected_payload_part(
     *,
     exclude_post_types: tuple[str, ...] = ("attachment",),
     exclude_taxonomies: tuple[str, ...] = ("post_format",),
-    rest_only: bool = True,
+    rest_only: bool = False,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """{post_types: {slug: {label, count}}, taxonomies: ...} as PHP inside WordPress says.
 
-    `rest_only` keeps what REST can see (show_in_rest); XML-RPC reads the rest.
+    `rest_only` keeps what REST can see (show_in_rest): what a read without
+    XML-RPC (no credentials, `xmlrpc: never`, XML-RPC disabled) can report.
     """
     truth = site.php_expected()
     result: dict[str, dict[str, dict[str, Any]]] = {}

@@ -117,14 +117,16 @@ class RequestStats:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_method: Counter[str] = Counter()
+        self._paths: list[str] = []
         self._in_flight = 0
         self._peak = 0
         self._connections = 0
 
     @contextmanager
-    def request(self, method: str) -> Iterator[None]:
+    def request(self, method: str, path: str = "") -> Iterator[None]:
         with self._lock:
             self._by_method[method] += 1
+            self._paths.append(path)
             self._in_flight += 1
             self._peak = max(self._peak, self._in_flight)
         try:
@@ -141,6 +143,10 @@ class RequestStats:
         with self._lock:
             return dict(self._by_method)
 
+    def paths(self) -> list[str]:
+        with self._lock:
+            return list(self._paths)
+
     def peak_in_flight(self) -> int:
         with self._lock:
             return self._peak
@@ -152,6 +158,7 @@ class RequestStats:
     def reset(self) -> None:
         with self._lock:
             self._by_method.clear()
+            self._paths.clear()
             self._peak = self._in_flight
             self._connections = 0
 
@@ -217,7 +224,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if proxy.refuse_head and self.command == "HEAD":
             self._send_plain(405, "Method Not Allowed", b"")
             return
-        with proxy.stats.request(self.command):
+        with proxy.stats.request(self.command, self.path):
             time.sleep(proxy.delay)
             body = self._request_body()
             try:
@@ -314,6 +321,10 @@ class ReverseProxy:
     def counts(self) -> dict[str, int]:
         """Requests received by method since the start or the last reset."""
         return self.stats.counts()
+
+    def paths(self) -> list[str]:
+        """Paths (with query) of the requests received, in order."""
+        return self.stats.paths()
 
     def start(self) -> ReverseProxy:
         self._thread = threading.Thread(

@@ -1,0 +1,135 @@
+"""End to end: XML-RPC completes REST, replaces it when REST is blocked, or stays away."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import INTEGRATION_ID, expected_payload_part, label_and_count, site_config
+from tests.support.proxy import ReverseProxy
+
+pytestmark = pytest.mark.e2e
+
+
+def pushed(backend):
+    return backend.stored[INTEGRATION_ID]
+
+
+def test_rest_hidden_types_are_added_with_php_counts(wordpress, backend, agent):
+    site = wordpress("main")
+    truth = site.php_expected()
+    assert truth["post_types"]["recipe"]["show_in_rest"] is False  # the fixture's point
+    assert truth["taxonomies"]["cuisine"]["show_in_rest"] is False
+    agent.write_config(site_config(site, backend.url))
+
+    run = agent.run("sync")
+
+    assert run.returncode == 0, run.stderr
+    assert label_and_count(pushed(backend)) == expected_payload_part(site)
+    assert "adds what REST does not list" in run.stderr
+    assert "recipe" in run.stderr and "cuisine" in run.stderr
+
+
+def test_rest_types_keep_their_rest_counts(wordpress, backend, agent):
+    site = wordpress("main")
+    with ReverseProxy(site.url) as proxy:
+        config = site_config(site, backend.url)
+        config["sites"][0]["wordpress"]["url"] = proxy.url
+        agent.write_config(config)
+        assert agent.run("sync").returncode == 0
+        paths = proxy.paths()
+    assert any("/wp-json/wp/v2/books" in p for p in paths)
+    xmlrpc_calls = [p for p in paths if p.startswith("/xmlrpc.php")]
+    # supportedMethods, getPostTypes, getTaxonomies, one page each of recipe and cuisine:
+    # nothing is counted again over XML-RPC that REST already counted.
+    assert len(xmlrpc_calls) == 5, paths
+
+
+def test_site_with_rest_blocked_is_read_over_xmlrpc(wordpress, backend, agent):
+    site = wordpress("rest-blocked")
+    agent.write_config(site_config(site, backend.url))
+
+    run = agent.run("sync")
+
+    assert run.returncode == 0, run.stderr
+    assert label_and_count(pushed(backend)) == expected_payload_part(site)
+    assert "over XML-RPC" in run.stderr and "because REST failed" in run.stderr
+    assert "403" in run.stderr
+
+
+def test_xmlrpc_disabled_still_syncs_over_rest_and_says_what_it_misses(
+    wordpress, backend, agent
+):
+    site = wordpress("xmlrpc-disabled")
+    agent.write_config(site_config(site, backend.url))
+
+    run = agent.run("sync")
+
+    assert run.returncode == 0, run.stderr
+    assert label_and_count(pushed(backend)) == expected_payload_part(site, rest_only=True)
+    assert "XML-RPC could not be used" in run.stderr
+    assert "cannot be seen" in run.stderr
+
+
+@pytest.mark.parametrize("mode", ["auto", "always"])
+def test_wrong_credentials_give_one_clear_error(wordpress, backend, agent, mode):
+    site = wordpress("main")
+    config = site_config(site, backend.url, wordpress={"xmlrpc": mode})
+    config["sites"][0]["wordpress"]["app_password"] = "wrong wrong wrong wrong"
+    agent.write_config(config)
+
+    run = agent.run("sync")
+
+    assert run.returncode == 1
+    site_errors = [line for line in run.stderr.splitlines() if "ERROR [blog]" in line]
+    assert len(site_errors) == 1, run.stderr
+    assert "sites[0].wordpress" in site_errors[0]
+    assert "wrong wrong" not in run.stderr
+    assert backend.posts() == []
+
+
+def test_never_does_not_touch_xmlrpc(wordpress, backend, agent):
+    site = wordpress("main")
+    with ReverseProxy(site.url) as proxy:
+        config = site_config(site, backend.url, wordpress={"xmlrpc": "never"})
+        config["sites"][0]["wordpress"]["url"] = proxy.url
+        agent.write_config(config)
+        run = agent.run("sync")
+        paths = proxy.paths()
+    assert run.returncode == 0, run.stderr
+    assert not [p for p in paths if "xmlrpc" in p]
+    assert label_and_count(pushed(backend)) == expected_payload_part(site, rest_only=True)
+
+
+def test_always_uses_xmlrpc_alone(wordpress, backend, agent):
+    site = wordpress("main")
+    with ReverseProxy(site.url) as proxy:
+        config = site_config(site, backend.url, wordpress={"xmlrpc": "always"})
+        config["sites"][0]["wordpress"]["url"] = proxy.url
+        agent.write_config(config)
+        run = agent.run("sync")
+        paths = proxy.paths()
+    assert run.returncode == 0, run.stderr
+    assert not [p for p in paths if "wp-json" in p or "rest_route" in p]
+    assert label_and_count(pushed(backend)) == expected_payload_part(site)
+
+
+def test_without_credentials_auto_stays_on_rest_and_says_so(wordpress, backend, agent):
+    site = wordpress("main")
+    with ReverseProxy(site.url) as proxy:
+        config = site_config(site, backend.url, credentials=False)
+        config["sites"][0]["wordpress"]["url"] = proxy.url
+        agent.write_config(config)
+        run = agent.run("sync")
+        paths = proxy.paths()
+    assert run.returncode == 0, run.stderr
+    assert not [p for p in paths if "xmlrpc" in p]
+    assert run.stderr.count("registered without REST cannot be seen") == 1
+
+
+def test_always_without_credentials_is_a_config_error(wordpress, agent):
+    config = site_config(wordpress("main"), None, credentials=False,
+                         wordpress={"xmlrpc": "always"})
+    agent.write_config(config)
+    run = agent.run("check-config")
+    assert run.returncode == 2
+    assert "sites[0].wordpress.xmlrpc" in run.stderr
