@@ -1,6 +1,6 @@
 """One pass over the sites: read WordPress, build the payload, push, record.
 
-`sync`, `connect` and (later) the daemon's scheduler all call `run_pass`.
+`sync`, `connect` and the daemon's scheduler all call `run_pass`.
 Each site is handled on its own: an error in one is recorded and reported,
 and the pass goes on with the next.
 """
@@ -68,12 +68,14 @@ def run_pass(config: Config, options: PassOptions | None = None) -> list[SiteRes
         assert config.backend is not None  # load_config(require_backend=True) ensures it
         backend = BackendClient(config.backend, backend_session, _policy(config, options))
         results = []
-        for site in sites:
-            if options.stop is not None and options.stop.is_set():
-                break
-            options.progress.site = site.name
-            results.append(_sync_site(site, config, backend, store, options))
-        options.progress.site = None
+        try:
+            for site in sites:
+                if options.stop is not None and options.stop.is_set():
+                    break
+                options.progress.site = site.name
+                results.append(_sync_site(site, config, backend, store, options))
+        finally:
+            options.progress.site = None
         return results
 
 
