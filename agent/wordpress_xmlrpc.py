@@ -118,9 +118,10 @@ class XmlrpcReader:
 
     def _call(self, method: Any) -> Any:
         def once() -> Any:
-            self.calls += 1
             with _errors_mapped(self.site, self.endpoint):
-                return self._connected().call(method)
+                client = self._connected()
+                self.calls += 1
+                return client.call(method)
 
         return call_with_retries(once, self.policy, log=self.log)
 
@@ -168,6 +169,7 @@ class _Transport(xmlrpc.client.SafeTransport):
     """xmlrpc.client's transport with a timeout, the site's TLS settings and a size cap."""
 
     user_agent = USER_AGENT
+    accept_gzip_encoding = False  # parse_response reads plain XML, capped before parsing
 
     def __init__(self, endpoint: str, timeout: float, verify: bool | str):
         self.https = urlsplit(endpoint).scheme == "https"
@@ -186,6 +188,22 @@ class _Transport(xmlrpc.client.SafeTransport):
             return http.client.HTTPSConnection(chost, timeout=self.timeout,
                                                context=self.context)
         return http.client.HTTPConnection(chost, timeout=self.timeout)
+
+    def single_request(self, host: Any, handler: str, request_body: bytes,
+                       verbose: bool = False) -> Any:
+        """xmlrpc.client's, except that an error page is not read (it has no size cap)."""
+        try:
+            response = self.send_request(host, handler, request_body, verbose).getresponse()
+            if response.status == 200:
+                return self.parse_response(response)
+        except xmlrpc.client.Fault:
+            raise
+        except Exception:
+            self.close()
+            raise
+        self.close()
+        raise xmlrpc.client.ProtocolError(host + handler, response.status, response.reason,
+                                          dict(response.getheaders()))
 
     def parse_response(self, response: http.client.HTTPResponse) -> Any:
         declared = response.getheader("Content-Length", "")
@@ -265,7 +283,7 @@ def map_error(exc: BaseException, site: SiteConfig, endpoint: str) -> Exception 
                 f"({exc.faultString}): use an administrator's application password in {where}")
         return XmlrpcUnavailable(f"XML-RPC at {endpoint} answered fault {exc.faultCode}: "
                                  f"{exc.faultString}")
-    if isinstance(exc, ExpatError):
+    if isinstance(exc, ExpatError | xmlrpc.client.ResponseError):
         return XmlrpcUnavailable(f"{endpoint} did not answer XML-RPC (not XML: an HTML page?)")
     if isinstance(exc, _TooLarge):
         return XmlrpcUnavailable(f"{endpoint}: answer larger than "
