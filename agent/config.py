@@ -632,13 +632,20 @@ def _secret_from_file(section: Section, file_key: str, ctx: _Context) -> Secret 
 def _find_secret_file(name: str, ctx: _Context) -> Path | None:
     path = Path(name)
     if path.is_absolute():
-        return path if path.is_file() else None
+        return path if _is_file(path) else None
     candidates = []
     credentials_dir = os.environ.get("CREDENTIALS_DIRECTORY")
     if credentials_dir:
         candidates.append(Path(credentials_dir) / name)
     candidates.append(ctx.config_path.parent / name)
-    return next((c for c in candidates if c.is_file()), None)
+    return next((c for c in candidates if _is_file(c)), None)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. a directory we may not search
+        return False
 
 
 def _readable_by_others(path: Path) -> bool:
