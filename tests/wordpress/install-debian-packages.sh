@@ -3,7 +3,7 @@
 # Idempotent and non-interactive; run as root on Debian 12.
 set -eu
 
-PACKAGES="wordpress php-cli php-mysql php-xml mariadb-server openssl"
+PACKAGES="wordpress php-cli php-mysql php-xml mariadb-server openssl systemd"
 export DEBIAN_FRONTEND=noninteractive
 
 missing=""
