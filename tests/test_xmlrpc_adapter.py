@@ -47,6 +47,7 @@ from agent.secret import Secret
 from agent.structure import SiteStructure
 from agent.transport import MAX_RESPONSE_BYTES, HttpResponse
 from agent.wordpress_xmlrpc import XmlrpcReader, xmlrpc_endpoint
+from tests.support.raw_server import RawServer, read_request
 
 USERNAME = "igny8-bot"
 PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX"  # an application password, as WordPress shows it
@@ -305,49 +306,6 @@ def wp() -> Iterator[FakeWordPress]:
 # --- a raw TCP server, for hosts that misbehave below XML-RPC ---------------------------------
 
 
-class RawServer:
-    """Runs `serve(conn)` for each connection on 127.0.0.1."""
-
-    def __init__(self, serve: Callable[[socket.socket], None]):
-        self.serve = serve
-        self.stop = threading.Event()
-        self.connections: list[socket.socket] = []
-        self.threads: list[threading.Thread] = []
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
-        self.listener.settimeout(0.05)
-        self.endpoint = f"http://127.0.0.1:{self.listener.getsockname()[1]}/xmlrpc.php"
-        self.acceptor = threading.Thread(target=self._accept, daemon=True)
-        self.acceptor.start()
-
-    def _accept(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                continue
-            self.connections.append(conn)
-            thread = threading.Thread(target=self._run, args=(conn,), daemon=True)
-            self.threads.append(thread)
-            thread.start()
-
-    def _run(self, conn: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            self.serve(conn)
-
-    def close(self) -> None:
-        self.stop.set()
-        self.acceptor.join(timeout=5)
-        self.listener.close()
-        for conn in self.connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-            conn.close()
-        for thread in self.threads:
-            thread.join(timeout=5)
-
-
 @contextlib.contextmanager
 def raw_server(serve: Callable[[socket.socket], None]) -> Iterator[RawServer]:
     server = RawServer(serve)
@@ -355,27 +313,6 @@ def raw_server(serve: Callable[[socket.socket], None]) -> Iterator[RawServer]:
         yield server
     finally:
         server.close()
-
-
-def read_request(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value.strip())
-    while len(body) < length:
-        chunk = conn.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return head + b"\r\n\r\n" + body
 
 
 class Streamer:
@@ -603,7 +540,7 @@ def test_a_hanging_server_times_out_and_is_retried(waits: list[float]) -> None:
         server.stop.wait(30)
 
     with raw_server(hang) as server:
-        reader = reader_for(server.endpoint, waits, max_attempts=2, timeout=0.3)
+        reader = reader_for(server.url_for("xmlrpc.php"), waits, max_attempts=2, timeout=0.3)
         exc = failure(reader, TransientError)
         assert len(server.connections) == 2
     assert "gave up after 2 tries" in str(exc)
@@ -653,7 +590,7 @@ def test_an_answer_over_the_size_cap_is_not_read(
 ) -> None:
     streamer = Streamer(HUGE, declare_length=declare_length)
     with raw_server(streamer) as server:
-        exc = failure(reader_for(server.endpoint, waits), XmlrpcUnavailable)
+        exc = failure(reader_for(server.url_for("xmlrpc.php"), waits), XmlrpcUnavailable)
         sent_when_refused = streamer.sent
     assert "larger than" in str(exc)
     assert sent_when_refused < HUGE - MAX_RESPONSE_BYTES
@@ -663,7 +600,7 @@ def test_an_answer_over_the_size_cap_is_not_read(
 def test_an_error_answer_over_the_size_cap_is_not_read(waits: list[float]) -> None:
     streamer = Streamer(HUGE, declare_length=True, status=403)
     with raw_server(streamer) as server:
-        failure(reader_for(server.endpoint, waits), XmlrpcUnavailable)
+        failure(reader_for(server.url_for("xmlrpc.php"), waits), XmlrpcUnavailable)
         sent_when_refused = streamer.sent
     assert sent_when_refused < HUGE - MAX_RESPONSE_BYTES
 
@@ -785,7 +722,8 @@ def test_connection_reset_is_transient(waits: list[float]) -> None:
         conn.close()
 
     with raw_server(reset) as server:
-        exc = failure(reader_for(server.endpoint, waits, max_attempts=2), TransientError)
+        reader = reader_for(server.url_for("xmlrpc.php"), waits, max_attempts=2)
+        exc = failure(reader, TransientError)
     assert "gave up after 2 tries" in str(exc)
     assert waits == [WAIT]
 
