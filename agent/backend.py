@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from agent.errors import (
     TlsError,
 )
 from agent.retry import RetryPolicy, call_with_retries
+from agent.secret import redact
 from agent.transport import HttpResponse, send
 
 MESSAGE_LIMIT = 500
@@ -43,28 +45,30 @@ class PushReceipt:
 
 
 class BackendClient:
-    def __init__(self, config: BackendConfig, session: requests.Session, policy: RetryPolicy):
+    def __init__(self, config: BackendConfig, session: requests.Session, policy: RetryPolicy,
+                 secrets: Sequence[str] = ()):
         self.config = config
         self.session = session
         self.policy = policy
         self.base = config.url.rstrip("/")
+        self.secrets = list(secrets)  # masked in the backend's messages before they are cut
 
     def find_integration_id(self, site: SiteConfig, log: Log) -> int:
         """The id of the site's WordPress integration (the active one if several)."""
         url = f"{self.base}/v1/integration/integrations/"
         response = self._request("GET", url, site, log, params={"site": str(site.site_id)})
         if response.status in (401, 403):
-            raise _auth_error(site, response)
+            raise _auth_error(site, response, self._message(response))
         if response.status != 200:
             raise BackendProtocolError(
                 f"looking up the integration of site_id {site.site_id} at {url} answered "
-                f"{response.status}: {backend_message(response)}; check backend.url"
+                f"{response.status}: {self._message(response)}; check backend.url"
             )
         items = integrations_in(response.json())
         if items is None:
             raise BackendProtocolError(
                 f"{url} answered something that is not a list of integrations: "
-                f"{backend_message(response)}"
+                f"{self._message(response)}"
             )
         chosen = pick_wordpress_integration(items)
         integration_id = _as_id(chosen.get("id")) if chosen else None
@@ -84,17 +88,20 @@ class BackendClient:
         response = self._request("POST", url, site, log, json_body=payload)
         if response.status in (400, 422):
             raise PayloadRejected(
-                f"IGNY8 rejected the structure ({response.status}): {backend_message(response)}"
+                f"IGNY8 rejected the structure ({response.status}): {self._message(response)}"
             )
         if response.status in (401, 403):
-            raise _auth_error(site, response)
+            raise _auth_error(site, response, self._message(response))
         if response.status == 404:
             raise IntegrationGone(f"IGNY8 has no integration {integration_id} (404)")
         if not 200 <= response.status < 300:
             raise BackendProtocolError(
-                f"POST {url} answered {response.status}: {backend_message(response)}"
+                f"POST {url} answered {response.status}: {self._message(response)}"
             )
-        return _receipt(response, url)
+        return _receipt(response, url, self._message(response))
+
+    def _message(self, response: HttpResponse) -> str:
+        return backend_message(response, self.secrets)
 
     def _request(self, method: str, url: str, site: SiteConfig, log: Log, *,
                  params: dict[str, str] | None = None, json_body: Any = None) -> HttpResponse:
@@ -139,8 +146,8 @@ def pick_wordpress_integration(items: list[Any]) -> dict[str, Any] | None:
     return (active or wordpress or [None])[0]
 
 
-def backend_message(response: HttpResponse) -> str:
-    """The backend's own explanation, cut to MESSAGE_LIMIT characters."""
+def backend_message(response: HttpResponse, secrets: Sequence[str] = ()) -> str:
+    """The backend's own explanation, secrets masked, then cut to MESSAGE_LIMIT characters."""
     body = response.json()
     text = None
     if isinstance(body, dict):
@@ -151,18 +158,19 @@ def backend_message(response: HttpResponse) -> str:
                 break
     if text is None:
         text = response.body.decode("utf-8", errors="replace").strip() or "(empty answer)"
+    text = redact(text, list(secrets))
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
 
 
-def _receipt(response: HttpResponse, url: str) -> PushReceipt:
+def _receipt(response: HttpResponse, url: str, message: str) -> PushReceipt:
     if not response.body.strip():
         return PushReceipt(None, None, None)
     body = response.json()
     if not isinstance(body, dict):
-        raise BackendProtocolError(f"POST {url} answered {response.status} without JSON: "
-                                   f"{backend_message(response)}")
+        raise BackendProtocolError(f"POST {url} answered {response.status} without a JSON "
+                                   f"object: {message}")
     if body.get("success", True) is not True:
-        raise BackendError(f"IGNY8 did not store the structure: {backend_message(response)}")
+        raise BackendError(f"IGNY8 did not store the structure: {message}")
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
     return PushReceipt(
         post_types_count=_as_id(data.get("post_types_count"), allow_zero=True),
@@ -171,9 +179,9 @@ def _receipt(response: HttpResponse, url: str) -> PushReceipt:
     )
 
 
-def _auth_error(site: SiteConfig, response: HttpResponse) -> BackendAuthError:
+def _auth_error(site: SiteConfig, response: HttpResponse, message: str) -> BackendAuthError:
     return BackendAuthError(
-        f"IGNY8 refused the API key ({response.status}: {backend_message(response)}): check "
+        f"IGNY8 refused the API key ({response.status}: {message}): check "
         f"{site.key_path}.api_key for site_id {site.site_id} — it may be wrong or revoked, "
         "or the site is inactive in IGNY8"
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -36,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _load(args)
         return args.handler(args, config)
+    except BrokenPipeError:  # `igny8-agent status | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except ConfigError as exc:
         print(f"igny8-agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -96,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(args: argparse.Namespace) -> Config:
     dry_run = args.command == "sync" and args.dry_run
-    config = load_config(args.config or default_config_path(), require_backend=not dry_run)
+    status = args.command == "status"
+    config = load_config(args.config or default_config_path(),
+                         require_backend=not (dry_run or status), read_secrets=not status)
     mask_secrets(config.secrets())
     if not args.log_level:
         set_level(config.log_level)
@@ -125,14 +131,14 @@ def _sync(args: argparse.Namespace, config: Config) -> int:
             if result.ok:
                 print(f"# {result.site} ({result.source})")
                 _print_json(result.payload)
-    return _exit_status(results, config)
+    return _exit_status(results)
 
 
 def _connect(args: argparse.Namespace, config: Config) -> int:
     results = run_pass(config, PassOptions(site_names=_selected_sites(args, config)))
     for result in results:
         print(_connect_summary(result))
-    return _exit_status(results, config)
+    return _exit_status(results)
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
@@ -163,7 +169,7 @@ def _selected_sites(args: argparse.Namespace, config: Config) -> list[str]:
     return [args.site]
 
 
-def _exit_status(results: list[SiteResult], config: Config) -> int:
+def _exit_status(results: list[SiteResult]) -> int:
     failed = [r for r in results if not r.ok]
     if failed:
         log.error("%d of %d site(s) failed: %s", len(failed), len(results),

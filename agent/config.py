@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import difflib
+import math
 import os
 import re
+import ssl
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,9 +21,9 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from apscheduler.triggers.cron import CronTrigger
 
 from agent.errors import ConfigError
+from agent.schedule import DailyCron
 from agent.secret import Secret
 
 DEFAULT_CONFIG_PATH = "/etc/igny8-agent/config.yaml"
@@ -31,7 +33,7 @@ DEFAULT_EXCLUDE_TAXONOMIES = ("post_format",)
 LOG_LEVELS = ("debug", "info", "warning", "error")
 XMLRPC_MODES = ("auto", "always", "never")
 SITE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
-ENV_REFERENCE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 # --- the config as the rest of the agent sees it -----------------------------
@@ -133,14 +135,19 @@ def default_config_path() -> str:
     return os.environ.get("IGNY8_AGENT_CONFIG") or DEFAULT_CONFIG_PATH
 
 
-def load_config(path: str | os.PathLike[str], *, require_backend: bool = True) -> Config:
+def load_config(
+    path: str | os.PathLike[str], *, require_backend: bool = True, read_secrets: bool = True
+) -> Config:
     """Read and validate the config file; raise ConfigError listing every problem.
 
     `require_backend=False` (for `sync --dry-run`) tolerates a missing backend
-    section and missing API keys, since nothing is pushed.
+    section and missing API keys, since nothing is pushed. `read_secrets=False`
+    (for `status`) leaves secrets unread: no ${VAR} or *_file needed for them.
     """
     config_path = Path(path)
     raw = _read_yaml(config_path)
+    if not read_secrets:
+        raw = _without_secrets(raw)
     problems = Problems()
     warnings = _secret_permission_warnings(config_path, raw)
     interpolated = _interpolate(raw, "", problems)
@@ -162,6 +169,8 @@ def _read_yaml(path: Path) -> Any:
         ) from None
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), ["the file is not UTF-8 text"]) from None
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -174,6 +183,33 @@ def _read_yaml(path: Path) -> Any:
     if raw is None:
         raise ConfigError(str(path), ["the file is empty: at least `sites:` is needed"])
     return raw
+
+
+SECRET_KEYS = (("api_key", "api_key_file"), ("app_password", "app_password_file"))
+UNREAD = "(not read)"
+
+
+def _without_secrets(raw: Any) -> Any:
+    """The raw config with each secret replaced by a placeholder, unread."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("sites"), list):
+        return raw
+    sites = []
+    for site in raw["sites"]:
+        if isinstance(site, dict):
+            site = _placeholder_secrets(dict(site), SECRET_KEYS[0])
+            if isinstance(site.get("wordpress"), dict):
+                site["wordpress"] = _placeholder_secrets(dict(site["wordpress"]),
+                                                         SECRET_KEYS[1])
+        sites.append(site)
+    return {**raw, "sites": sites}
+
+
+def _placeholder_secrets(section: dict[str, Any], keys: tuple[str, str]) -> dict[str, Any]:
+    key, file_key = keys
+    if key in section or file_key in section:
+        section.pop(file_key, None)
+        section[key] = UNREAD
+    return section
 
 
 # --- problems and typed access ---------------------------------------------
@@ -270,7 +306,7 @@ class Section:
         if value is None:
             return default
         number = _as_float(value)
-        if number is None:
+        if number is None or not math.isfinite(number):
             self.fail(key, f"must be a number, not {_shown(value)}")
             return default
         if number <= above:
@@ -364,8 +400,6 @@ def _interpolate(value: Any, path: str, problems: Problems) -> Any:
 def _interpolate_string(text: str, path: str, problems: Problems) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name is None:  # "$$" stands for a literal "$"
-            return "$"
         if name not in os.environ:
             problems.add(path, f"environment variable {name} is not set")
             return match.group(0)  # kept, so no second problem follows from an empty value
@@ -480,8 +514,6 @@ def _build_site(section: Section, ctx: _Context) -> SiteConfig | None:
 
 def _build_wordpress(section: Section, ctx: _Context) -> WordPressConfig:
     url = _url(section, "url", required=True)
-    if url and (urlsplit(url).query or urlsplit(url).fragment):
-        section.fail("url", "must be the site's home URL, without '?' or '#' parts")
     username = section.string("username")
     app_password = _secret(section, "app_password", ctx, required=False)
     if app_password and not username:
@@ -515,19 +547,20 @@ def _overrides(section: Section) -> dict[str, ContentOverride]:
 
 
 def _build_schedule(section: Section) -> ScheduleConfig:
-    cron = section.string("cron", "0 3 * * *") or "0 3 * * *"
-    try:
-        if len(cron.split()) != 5:
-            raise ValueError("it needs 5 fields: minute hour day month weekday")
-        CronTrigger.from_crontab(cron)
-    except ValueError as exc:
-        section.fail("cron", f"must be a crontab expression like '0 3 * * *', not {cron!r} "
-                     f"({exc})")
     timezone = section.string("timezone", "UTC") or "UTC"
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         section.fail("timezone", f"unknown time zone {timezone!r} (use a name like Europe/Berlin)")
+        timezone = "UTC"
+    cron = section.string("cron", "0 3 * * *") or "0 3 * * *"
+    try:
+        if len(cron.split()) != 5:
+            raise ValueError("it needs 5 fields: minute hour day month weekday")
+        DailyCron(cron, timezone)
+    except ValueError as exc:
+        section.fail("cron", f"must be a crontab expression like '0 3 * * *', not {cron!r} "
+                     f"({exc})")
     return ScheduleConfig(
         cron=cron,
         timezone=timezone,
@@ -549,7 +582,12 @@ def _url(section: Section, key: str, *, required: bool) -> str | None:
     url = section.string(key, required=required)
     if url is None:
         return None
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        section.fail(key, "is not a valid URL (check the host and port)")
+        return None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         section.fail(key, "must be an http:// or https:// URL with a host name")
         return None
@@ -557,6 +595,9 @@ def _url(section: Section, key: str, *, required: bool) -> str | None:
         # Never echo the URL here: it holds a credential.
         section.fail(key, "must not contain a user name or password; "
                      "put credentials in their own keys")
+        return None
+    if parts.query or parts.fragment:
+        section.fail(key, "must not have '?' or '#' parts")
         return None
     return url.strip()
 
@@ -572,8 +613,14 @@ def _verify(section: Section, ctx: _Context) -> bool | str:
         section.fail("verify", "must be true, false or the path of a CA bundle")
         return True
     path = _resolve_beside_config(value, ctx)
-    if not path.is_file():
-        section.fail("verify", f"CA bundle {path} does not exist")
+    try:
+        if path.is_dir():
+            ssl.create_default_context(capath=str(path))
+        else:
+            ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError) as exc:
+        reason = "does not exist" if isinstance(exc, FileNotFoundError) else "is not usable"
+        section.fail("verify", f"CA bundle {path} {reason} ({exc.strerror or exc})")
         return True
     return str(path)
 
@@ -602,6 +649,9 @@ def _secret(section: Section, key: str, ctx: _Context, *, required: bool) -> Sec
     if not isinstance(inline, str) or not inline.strip():
         section.fail(key, "must be a non-empty string")
         return None
+    if _has_control_characters(inline.strip()):
+        section.fail(key, "must be one line without control characters")
+        return None
     return Secret(inline.strip())
 
 
@@ -620,13 +670,25 @@ def _secret_from_file(section: Section, file_key: str, ctx: _Context) -> Secret 
     except OSError as exc:
         section.fail(file_key, f"cannot read {path}: {exc.strerror}")
         return None
+    except UnicodeDecodeError:
+        section.fail(file_key, f"{path} is not UTF-8 text")
+        return None
     if not value.strip():
         section.fail(file_key, f"{path} is empty")
+        return None
+    if _has_control_characters(value):
+        section.fail(file_key, f"{path} must hold one line without control characters")
         return None
     if _readable_by_others(path):
         ctx.warnings.append(f"{section.key_path(file_key)}: {path} holds a secret and is "
                             f"readable by other users; run: chmod o-rwx {path}")
     return Secret(value)
+
+
+def _has_control_characters(value: str) -> bool:
+    # A newline in a secret would end up in an HTTP header, and requests'
+    # refusal quotes the header, secret and all, in a form redaction misses.
+    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
 
 
 def _find_secret_file(name: str, ctx: _Context) -> Path | None:

@@ -66,7 +66,8 @@ def run_pass(config: Config, options: PassOptions | None = None) -> list[SiteRes
     store.ensure_dir()
     with pass_lock(config.state_dir), new_session() as backend_session:
         assert config.backend is not None  # load_config(require_backend=True) ensures it
-        backend = BackendClient(config.backend, backend_session, _policy(config, options))
+        backend = BackendClient(config.backend, backend_session, _policy(config, options),
+                                config.secrets())
         results = []
         try:
             for site in sites:

@@ -103,8 +103,10 @@ def test_minimal_config_gets_every_default(tmp_path: Path) -> None:
     assert list(config.warnings) == []
 
 
-def test_every_key_given_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "ca.pem").write_text("not really a bundle\n")
+def test_every_key_given_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, certificate: tuple[Path, Path]
+) -> None:
+    (tmp_path / "ca.pem").write_bytes(certificate[0].read_bytes())
     monkeypatch.setenv("T_WP_PASS", "abcd efgh ijkl mnop")
     config = load(tmp_path, """
         backend:
@@ -207,12 +209,42 @@ def test_unset_env_reference_names_key_path_and_variable(tmp_path: Path) -> None
     assert "T_UNSET_VAR" in line
 
 
-def test_double_dollar_is_a_literal_dollar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("T_API_KEY", "must-not-be-used")
-    text = MINIMAL.replace("literal-key-for-tests", "'pa$$word-$${T_API_KEY}'")
+def test_only_dollar_brace_is_interpolated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T_API_KEY", "from-env")
+    text = MINIMAL.replace("literal-key-for-tests", "'pa$$word-$$${T_API_KEY}-$NAME'")
     site = load(tmp_path, text).sites[0]
     assert site.api_key is not None
-    assert site.api_key.reveal() == "pa$word-${T_API_KEY}"
+    assert site.api_key.reveal() == "pa$$word-$$from-env-$NAME"
+
+
+def test_unusable_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not really a bundle\n")
+    text = MINIMAL.replace("url: https://blog.example.com",
+                           "url: https://blog.example.com\n      verify: ca.pem")
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    assert any("verify: CA bundle" in p and "not usable" in p for p in caught.value.problems)
+
+
+@pytest.mark.parametrize("value", ["key\\nsecond-line", "key\\tsecond-line"])
+def test_secret_with_control_characters_is_refused_without_echo(
+    tmp_path: Path, value: str
+) -> None:
+    text = MINIMAL.replace("literal-key-for-tests", f'"{value}"')  # a YAML escape
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    assert "one line without control characters" in str(caught.value)
+    assert "second-line" not in str(caught.value)
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://example.org:99999", "http://x/?a=1"])
+def test_bad_urls_are_config_errors(tmp_path: Path, url: str) -> None:
+    text = MINIMAL.replace("url: https://blog.example.com", f"url: '{url}'")
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text)
+    assert any(p.startswith("sites[0].wordpress.url:") for p in caught.value.problems)
 
 
 def test_integer_strings_from_env_are_accepted(
