@@ -56,9 +56,9 @@ def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log) -> SiteStruc
 def _read_over_xmlrpc(
     site: SiteConfig, rest: RestReader, policy: RetryPolicy, log: Log, *, why: str
 ) -> SiteStructure:
-    endpoint = xmlrpc_endpoint(site.wordpress.url, rest.fetch_home_page())
-    reader = XmlrpcReader(site, endpoint, policy, log)
+    reader = _xmlrpc_reader(site, rest, policy, log)
     structure = reader.read()
+    endpoint = reader.endpoint
     log.info("read %d post types and %d taxonomies over XML-RPC at %s (%d calls), because %s",
              len(structure.post_types), len(structure.taxonomies), endpoint, reader.calls, why)
     return structure
@@ -68,8 +68,8 @@ def _complete_over_xmlrpc(
     structure: SiteStructure, site: SiteConfig, rest: RestReader, policy: RetryPolicy, log: Log
 ) -> SiteStructure:
     """Add what only XML-RPC sees; REST's own types keep their REST counts."""
-    endpoint = xmlrpc_endpoint(site.wordpress.url, rest.fetch_home_page())
-    reader = XmlrpcReader(site, endpoint, policy, log)
+    reader = _xmlrpc_reader(site, rest, policy, log)
+    endpoint = reader.endpoint
     try:
         post_types, taxonomies = reader.list_public()
         seen_types = {t.slug for t in structure.post_types}
@@ -95,6 +95,13 @@ def _complete_over_xmlrpc(
         read_at=hidden.read_at,
         source=f"{structure.source} and XML-RPC at {endpoint}",
     )
+
+
+def _xmlrpc_reader(site: SiteConfig, rest: RestReader, policy: RetryPolicy,
+                   log: Log) -> XmlrpcReader:
+    home_page = rest.fetch_home_page()
+    endpoint = xmlrpc_endpoint(site.wordpress.url, home_page, rest.trusted_origins)
+    return XmlrpcReader(site, endpoint, policy, log)
 
 
 def _say_once_that_hidden_types_are_unseen(site: SiteConfig, log: Log) -> None:

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.utils import parse_header_links
@@ -117,6 +117,9 @@ class RestReader:
         self.requests_sent = 0
         self._counter_lock = threading.Lock()
         self.home_page: HttpResponse | None = None  # kept: it names xmlrpc.php too
+        # Credentials go only to the configured site and where its home page
+        # redirects; never to an origin some header or tag merely names.
+        self.trusted_origins = {origin_of(self.wp.url)}
 
     # --- the whole read ------------------------------------------------------
 
@@ -184,6 +187,8 @@ class RestReader:
                 self.home_page = self._get(self.wp.url, truncate=True, with_auth=False)
             except (WordPressError, HttpError) as exc:
                 self.log.debug("home page %s unreadable (%s)", self.wp.url, exc)
+            else:
+                self.trusted_origins.add(origin_of(self.home_page.url))
         return self.home_page
 
     def _candidate_roots(self) -> list[str]:
@@ -193,10 +198,21 @@ class RestReader:
         page = self.fetch_home_page()
         if page is not None:
             if page.status == 200 or page.header("link"):
-                candidates += api_roots_from_page(page)
+                candidates += self._on_trusted_origin(api_roots_from_page(page))
             home = _home_of(page.url) or home
         candidates += [home.rstrip("/") + "/wp-json/", home.rstrip("/") + "/?rest_route=/"]
         return list(dict.fromkeys(candidates))
+
+    def _on_trusted_origin(self, roots: list[str]) -> list[str]:
+        if not self.auth:
+            return roots
+        kept = [root for root in roots if origin_of(root) in self.trusted_origins]
+        for root in roots:
+            if root not in kept:
+                self.log.warning("the site names %s as its REST API, on another origin than "
+                                 "%s: credentials are not sent there, so it is not used",
+                                 root, self.wp.url)
+        return kept
 
     def _list_types(self, root: str) -> tuple[list[Collection], list[Collection]]:
         """List post types and taxonomies; with credentials, also in edit context."""
@@ -268,7 +284,7 @@ class RestReader:
                 self.requests_sent += 1
             return send(
                 self.session, method, url, params=params,
-                auth=self.auth if with_auth else None,
+                auth=self.auth if with_auth and origin_of(url) in self.trusted_origins else None,
                 timeout=self.wp.timeout, verify=self.wp.verify,
                 max_bytes=HOME_PAGE_BYTES if truncate else None, truncate=truncate,
                 headers={"Accept": "application/json"} if params is not None else None,
@@ -319,8 +335,20 @@ def api_roots_from_page(page: HttpResponse) -> list[str]:
         link["url"] for link in parse_header_links(page.header("link") or "")
         if link.get("rel") == API_REL and link.get("url")
     ]
-    return roots + [tag["href"] for tag in link_tags(page.body)
-                    if tag.get("rel") == API_REL and tag.get("href")]
+    roots += [tag["href"] for tag in link_tags(page.body)
+              if tag.get("rel") == API_REL and tag.get("href")]
+    return [urljoin(page.url, root) for root in roots]  # some plugins make them relative
+
+
+def origin_of(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, the port made explicit."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
 
 
 def link_tags(html_body: bytes) -> list[dict[str, str]]:

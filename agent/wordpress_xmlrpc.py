@@ -24,7 +24,7 @@ import xmlrpc.client
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from xml.parsers.expat import ExpatError
 
 import wordpress_xmlrpc.base
@@ -50,7 +50,7 @@ from agent.errors import (
 from agent.retry import RetryPolicy, call_with_retries
 from agent.structure import ContentType, SiteStructure
 from agent.transport import MAX_RESPONSE_BYTES, TRANSIENT_STATUSES, USER_AGENT, HttpResponse
-from agent.wordpress_rest import link_tags
+from agent.wordpress_rest import link_tags, origin_of
 
 # The library's base.py does `isinstance(x, collections.Iterable)`.
 wordpress_xmlrpc.base.collections = types.SimpleNamespace(Iterable=collections.abc.Iterable)
@@ -145,9 +145,11 @@ def _count_pages(page: Callable[[int], list[Any]]) -> int:
             return total
 
 
-def xmlrpc_endpoint(home_url: str, home_page: HttpResponse | None) -> str:
+def xmlrpc_endpoint(
+    home_url: str, home_page: HttpResponse | None, trusted: set[tuple[str, str, int]]
+) -> str:
     """The site's xmlrpc.php, as its home page names it (X-Pingback header, <link
-    rel="pingback">, the RSD link), else `xmlrpc.php` beside the home URL."""
+    rel="pingback">, the RSD link) on a trusted origin, else beside the home URL."""
     if home_page is None:
         return home_url.rstrip("/") + "/xmlrpc.php"
     candidates = [home_page.header("x-pingback") or ""]
@@ -156,8 +158,11 @@ def xmlrpc_endpoint(home_url: str, home_page: HttpResponse | None) -> str:
         if rel in ("pingback", "edituri"):
             candidates.append(tag.get("href", "").split("?")[0])
     for candidate in candidates:
-        if urlsplit(candidate).scheme in ("http", "https"):
-            return candidate
+        if not candidate:
+            continue
+        url = urljoin(home_page.url, candidate)
+        if urlsplit(url).scheme in ("http", "https") and origin_of(url) in trusted:
+            return url
     final = urlsplit(home_page.url)
     return f"{final.scheme}://{final.netloc}{final.path.rstrip('/')}/xmlrpc.php"
 

@@ -46,6 +46,7 @@ from agent.retry import RetryPolicy
 from agent.secret import Secret
 from agent.structure import SiteStructure
 from agent.transport import MAX_RESPONSE_BYTES, HttpResponse
+from agent.wordpress_rest import origin_of
 from agent.wordpress_xmlrpc import XmlrpcReader, xmlrpc_endpoint
 from tests.support.raw_server import RawServer, read_request
 
@@ -754,22 +755,28 @@ def home(body: bytes = b"<html><head></head><body></body></html>", *,
         (home(url="https://www.example.com/blog/"), "https://www.example.com/blog/xmlrpc.php"),
         (home(url="https://example.com/?lang=en"), "https://example.com/xmlrpc.php"),
         (home(b'<link rel="pingback" href="/xmlrpc.php">', url="https://example.com/site"),
-         "https://example.com/site/xmlrpc.php"),
+         "https://example.com/xmlrpc.php"),
+        (home(headers={"x-pingback": "https://elsewhere.example.net/xmlrpc.php"}),
+         "https://example.com/xmlrpc.php"),
+        (home(headers={"x-pingback": "http://example.com/xmlrpc.php"}),
+         "https://example.com/xmlrpc.php"),
     ],
     ids=["x-pingback", "link-pingback", "link-single-quotes", "rsd-edituri", "header-first",
-         "final-url", "final-url-query", "relative-link-ignored"],
+         "final-url", "final-url-query", "relative-link-resolved", "other-host-ignored",
+         "plain-http-from-https-ignored"],
 )
 def test_xmlrpc_endpoint_from_the_home_page(page: HttpResponse, expected: str) -> None:
-    assert xmlrpc_endpoint("http://example.com", page) == expected
+    trusted = {("https", "example.com", 443), ("https", "www.example.com", 443)}
+    assert xmlrpc_endpoint("https://example.com", page, trusted) == expected
 
 
 @pytest.mark.parametrize("home_url", ["https://example.com/blog", "https://example.com/blog/"])
 def test_xmlrpc_endpoint_without_a_home_page(home_url: str) -> None:
-    assert xmlrpc_endpoint(home_url, None) == "https://example.com/blog/xmlrpc.php"
+    assert xmlrpc_endpoint(home_url, None, set()) == "https://example.com/blog/xmlrpc.php"
 
 
 def test_xmlrpc_endpoint_found_by_the_reader_is_used(wp: FakeWordPress, waits: list[float]) -> None:
     page = home(headers={"x-pingback": wp.endpoint}, url="http://127.0.0.1:1/")
-    endpoint = xmlrpc_endpoint("http://127.0.0.1:1/", page)
+    endpoint = xmlrpc_endpoint("http://127.0.0.1:1/", page, {origin_of(wp.endpoint)})
     post_types, _ = reader_for(endpoint, waits).list_public()
     assert post_types == {"post": "Posts", "page": "Pages", "book": "Books"}
