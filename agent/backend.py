@@ -190,7 +190,7 @@ def _auth_error(site: SiteConfig, response: HttpResponse, message: str) -> Backe
 def _as_id(value: Any, *, allow_zero: bool = False) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit():
         value = int(value)
     if isinstance(value, int) and (value > 0 or (allow_zero and value == 0)):
         return value

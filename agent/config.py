@@ -450,10 +450,14 @@ def _build_config(top: Section, ctx: _Context) -> Config:
 
 def _build_backend(section: Section, ctx: _Context) -> BackendConfig | None:
     url = _url(section, "url", required=ctx.require_backend)
+    verify = _verify(section, ctx)
+    if verify is False:
+        ctx.warnings.append("backend.verify: TLS certificates of the IGNY8 backend are not "
+                            "verified")
     config = BackendConfig(
         url=url or "",
         timeout=section.number("timeout", 30.0),
-        verify=_verify(section, ctx),
+        verify=verify,
         max_attempts=section.integer("max_attempts", 5, minimum=1) or 5,
         max_retry_seconds=section.number("max_retry_seconds", 300.0),
     )
@@ -525,13 +529,17 @@ def _build_wordpress(section: Section, ctx: _Context) -> WordPressConfig:
     if xmlrpc == "always" and not (username and app_password):
         section.fail("xmlrpc", "'always' needs username and app_password: XML-RPC has no "
                      "anonymous read")
+    verify = _verify(section, ctx)
+    if verify is False:
+        ctx.warnings.append(f"{section.key_path('verify')}: TLS certificates of {url} are not "
+                            "verified")
     return WordPressConfig(
         url=(url or "").rstrip("/"),
         username=username,
         app_password=app_password,
         xmlrpc=xmlrpc,
         timeout=section.number("timeout", 30.0),
-        verify=_verify(section, ctx),
+        verify=verify,
     )
 
 

@@ -208,7 +208,8 @@ class Daemon:
         try:
             new = load_config(self.config_path)
         except ConfigError as exc:
-            log.error("kept the running config: %s", exc)
+            log.error("kept the running config: %s is invalid: %s", exc.path,
+                      "; ".join(exc.problems))
             self.notifier.ready("running; the reloaded config was invalid and is not used")
             return
         old, self.config = self.config, new

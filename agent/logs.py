@@ -5,6 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import warnings
+
+from urllib3.exceptions import InsecureRequestWarning
 
 from agent.secret import redact
 
@@ -60,6 +63,9 @@ def setup_logging(level: str = "info") -> None:
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     # APScheduler logs every job run at info; the daemon logs its passes itself.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # verify: false is the operator's choice; urllib3 would warn on every request
+    # in several lines. The config's load logs one line per site instead.
+    warnings.filterwarnings("ignore", category=InsecureRequestWarning)
     logging.captureWarnings(True)
 
 

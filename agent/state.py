@@ -118,7 +118,23 @@ class StateStore:
 
 
 def _site_state(entry: Any) -> SiteState:
+    """A site's state as stored, each field of the wrong type (a hand edit) dropped."""
     if not isinstance(entry, dict):
         return SiteState()
-    known = {f.name for f in fields(SiteState)}
-    return SiteState(**{k: v for k, v in entry.items() if k in known})
+    kept = {}
+    for item in fields(SiteState):
+        value = entry.get(item.name)
+        if value is None or _has_type(value, item.name):
+            kept[item.name] = value
+        else:
+            log.warning("state: ignoring %s=%r (not what the agent writes)", item.name, value)
+    return SiteState(**kept)
+
+
+def _has_type(value: Any, name: str) -> bool:
+    if name in ("last_success", "last_attempt", "last_error"):
+        return isinstance(value, str)
+    # ids and counts: whole numbers, not bools; ids positive
+    if isinstance(value, bool) or not isinstance(value, int):
+        return False
+    return value >= 0 if name.endswith("_count") else value > 0

@@ -47,6 +47,8 @@ def _watchdog_interval(env: dict[str, str] | os._Environ[str]) -> float | None:
     """Half of WATCHDOG_USEC, in seconds, when the watchdog is meant for this process."""
     usec = env.get("WATCHDOG_USEC", "")
     pid = env.get("WATCHDOG_PID", "")
-    if not usec.isdigit() or int(usec) == 0 or (pid and pid != str(os.getpid())):
+    if not (usec.isascii() and usec.isdigit()) or int(usec) == 0:
+        return None
+    if pid and pid != str(os.getpid()):
         return None
     return int(usec) / 2 / 1_000_000

@@ -12,6 +12,7 @@ import datetime
 import email.utils
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +134,7 @@ def _read_capped(
     response: requests.Response, max_bytes: int, method: str, url: str, truncate: bool
 ) -> bytes:
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > max_bytes and not truncate:
+    if re.fullmatch(r"[0-9]+", declared) and int(declared) > max_bytes and not truncate:
         raise ResponseTooLarge(_too_large(method, url, max_bytes))
     chunks: list[bytes] = []
     size = 0
@@ -163,7 +164,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if re.fullmatch(r"[0-9]+", value):
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)

@@ -62,6 +62,7 @@ REJECTED_CREDENTIAL_CODES = frozenset({
     "incorrect_password", "invalid_username", "invalid_email",
     "application_passwords_disabled", "application_passwords_disabled_for_user",
 })
+DIGITS = re.compile(r"[0-9]+")
 LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
 TAG_ATTRIBUTE = re.compile(rb"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
@@ -236,14 +237,14 @@ class RestReader:
         url, query = rest_url(root, collection.route, params)
         for method in ("HEAD", "GET"):
             response = self._request(method, url, query)
-            total = response.header("x-wp-total")
-            if response.status == 200 and total is not None and total.strip().isdigit():
+            total = (response.header("x-wp-total") or "").strip()
+            if response.status == 200 and DIGITS.fullmatch(total):
                 return int(total)
             if response.status in (401, 403):
                 raise self._access_error(response, url, root)
         raise WordPressError(
             f"cannot count {collection.slug!r}: {url} answered {response.status} without "
-            "an X-WP-Total header; a plugin may be changing that collection"
+            "a usable X-WP-Total header; a plugin may be changing that collection"
         )
 
     # --- requests ------------------------------------------------------------
@@ -377,10 +378,10 @@ def public_post_types(view: dict[str, Any], edit: dict[str, Any] | None) -> list
     """Public post types: `viewable` from the edit context, else minus known internal ones."""
     kept = []
     for key, item in view.items():
-        slug = item.get("slug") or key
+        slug = _text(item.get("slug")) or key
         in_edit = (edit or {}).get(key)
         if isinstance(in_edit, dict) and "viewable" in in_edit:
-            public = bool(in_edit["viewable"])
+            public = in_edit["viewable"] is True
         else:
             public = slug not in INTERNAL_POST_TYPES
         if public:
@@ -392,10 +393,11 @@ def public_taxonomies(view: dict[str, Any], edit: dict[str, Any] | None) -> list
     """Public taxonomies: `visibility.public` from the edit context, else minus known internal."""
     kept = []
     for key, item in view.items():
-        slug = item.get("slug") or key
-        visibility = ((edit or {}).get(key) or {}).get("visibility")
+        slug = _text(item.get("slug")) or key
+        in_edit = (edit or {}).get(key)
+        visibility = in_edit.get("visibility") if isinstance(in_edit, dict) else None
         if isinstance(visibility, dict) and "public" in visibility:
-            public = bool(visibility["public"])
+            public = visibility["public"] is True
         else:
             public = slug not in INTERNAL_TAXONOMIES
         if public:
@@ -410,9 +412,14 @@ def _with_counts(collections: list[Collection], counts: list[int]) -> tuple[Cont
 
 
 def _collection(slug: str, item: dict[str, Any]) -> Collection:
-    namespace = (item.get("rest_namespace") or "wp/v2").strip("/")
-    base = (item.get("rest_base") or slug).strip("/")
-    return Collection(slug=slug, label=str(item.get("name") or slug), route=f"{namespace}/{base}")
+    namespace = (_text(item.get("rest_namespace")) or "wp/v2").strip("/")
+    base = (_text(item.get("rest_base")) or slug).strip("/")
+    return Collection(slug=slug, label=_text(item.get("name")) or slug, route=f"{namespace}/{base}")
+
+
+def _text(value: Any) -> str:
+    """A string field of a REST answer; anything else (a plugin's odd value) counts as absent."""
+    return value if isinstance(value, str) else ""
 
 
 def access_error(

@@ -137,12 +137,16 @@ class XmlrpcReader:
 
 
 def _count_pages(page: Callable[[int], list[Any]]) -> int:
-    total = 0
+    total, previous = 0, None
     while True:
         items = page(total)
+        if items and items == previous:
+            raise XmlrpcUnavailable("XML-RPC ignores the paging offset (the same page came "
+                                    "twice); cannot count")
         total += len(items)
         if len(items) < PAGE_SIZE:
             return total
+        previous = items
 
 
 def xmlrpc_endpoint(
@@ -212,7 +216,7 @@ class _Transport(xmlrpc.client.SafeTransport):
 
     def parse_response(self, response: http.client.HTTPResponse) -> Any:
         declared = response.getheader("Content-Length", "")
-        if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
+        if declared.isascii() and declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
             raise _TooLarge()
         parser, unmarshaller = self.getparser()
         size = 0

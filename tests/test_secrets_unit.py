@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -204,3 +205,24 @@ def test_bad_log_call_without_masking_does_not_raise(
     setup_logging("info")
     site_log("blog").info("%d items", "x")  # logging reports it on stderr, never raises
     capsys.readouterr()
+
+
+def test_backend_message_is_masked_before_it_is_cut() -> None:
+    from agent.backend import MESSAGE_LIMIT, backend_message
+    from agent.transport import HttpResponse
+
+    key = "igny8-secret-key-0123456789"
+    body = json.dumps({"error": "x" * (MESSAGE_LIMIT - 10) + key}).encode()
+    message = backend_message(HttpResponse(422, {}, body, "http://x/"), [key])
+    assert "igny8-sec" not in message  # no prefix of the key survives the cut
+    assert len(message) <= MESSAGE_LIMIT
+
+
+def test_basic_auth_form_is_masked_in_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    from agent.logs import mask_secrets, setup_logging, site_log
+
+    basic = base64.b64encode(b"admin:abcd efgh ijkl mnop").decode()
+    setup_logging("debug")
+    mask_secrets(["abcd efgh ijkl mnop", basic])
+    site_log("blog").debug("header was Basic %s", basic)
+    assert basic not in capsys.readouterr().err

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
 from tests.support.wordpress import VARIANTS, WordPressServers, WordPressSite, WordPressUnavailable
 
 API_LINK = re.compile(r'<([^>]+)>;\s*rel="https://api\.w\.org/"')
@@ -25,7 +26,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WordPressServe
         try:
             wordpress.site("main")
         except WordPressUnavailable as error:
-            pytest.skip(f"WordPress test servers unavailable: {error}")
+            unavailable(f"WordPress test servers unavailable: {error}")
         yield wordpress
 
 
@@ -148,7 +149,7 @@ def test_close_stops_everything(tmp_path: Path) -> None:
     try:
         site = wordpress.site("main")
     except WordPressUnavailable as error:
-        pytest.skip(f"WordPress test servers unavailable: {error}")
+        unavailable(f"WordPress test servers unavailable: {error}")
     wordpress.close()
     wordpress.close()
     with pytest.raises(OSError):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import threading
@@ -313,8 +312,6 @@ def test_credentials_ignored_is_a_401_with_credentials_sent() -> None:
 
 
 def test_401_with_credentials_where_application_passwords_exist_is_rejected() -> None:
-    if "application_passwords_available" not in inspect.signature(access_error).parameters:
-        pytest.skip("access_error cannot be told whether application passwords are offered")
     error = access_error(refused(401, "rest_forbidden_context"), URL, site(),
                          credentials_sent=True, application_passwords_available=True)
     assert isinstance(error, CredentialsRejected)
