@@ -20,11 +20,12 @@ import http.client
 import logging
 import ssl
 import types
+import urllib.request
 import xmlrpc.client
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 from xml.parsers.expat import ExpatError
 
 import wordpress_xmlrpc.base
@@ -175,15 +176,25 @@ def xmlrpc_endpoint(
 
 
 class _Transport(xmlrpc.client.SafeTransport):
-    """xmlrpc.client's transport with a timeout, the site's TLS settings and a size cap."""
+    """xmlrpc.client's transport with a timeout, the site's TLS settings, a size cap,
+    and the same $HTTP_PROXY / $HTTPS_PROXY / $NO_PROXY as the REST requests."""
 
     user_agent = USER_AGENT
     accept_gzip_encoding = False  # parse_response reads plain XML, capped before parsing
 
     def __init__(self, endpoint: str, timeout: float, verify: bool | str):
-        self.https = urlsplit(endpoint).scheme == "https"
+        parts = urlsplit(endpoint)
+        self.https = parts.scheme == "https"
         super().__init__(context=_tls_context(verify) if self.https else None)
         self.timeout = timeout
+        self.proxy = _proxy_for(parts.scheme, parts.hostname or "")
+
+    def send_request(self, host: Any, handler: str, request_body: bytes,
+                     debug: bool) -> http.client.HTTPConnection:
+        if self.proxy is not None and not self.https:
+            # Through a plain-http proxy the request line carries the absolute URL.
+            handler = f"http://{self.get_host_info(host)[0]}{handler}"
+        return super().send_request(host, handler, request_body, debug)
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
         if self._connection and host == self._connection[0]:
@@ -193,10 +204,14 @@ class _Transport(xmlrpc.client.SafeTransport):
 
     def _open(self, host: Any) -> http.client.HTTPConnection:
         chost, self._extra_headers, _ = self.get_host_info(host)
-        if self.https:
-            return http.client.HTTPSConnection(chost, timeout=self.timeout,
-                                               context=self.context)
-        return http.client.HTTPConnection(chost, timeout=self.timeout)
+        target = chost if self.proxy is None else _netloc(self.proxy)
+        if not self.https:
+            return http.client.HTTPConnection(target, timeout=self.timeout)
+        connection = http.client.HTTPSConnection(target, timeout=self.timeout,
+                                                 context=self.context)
+        if self.proxy is not None:
+            connection.set_tunnel(chost)  # CONNECT; TLS is then with the site itself
+        return connection
 
     def single_request(self, host: Any, handler: str, request_body: bytes,
                        verbose: bool = False) -> Any:
@@ -231,6 +246,18 @@ class _Transport(xmlrpc.client.SafeTransport):
 
 class _TooLarge(Exception):
     pass
+
+
+def _proxy_for(scheme: str, hostname: str) -> SplitResult | None:
+    """The proxy requests would use for this URL, from the environment."""
+    proxy = urllib.request.getproxies().get(scheme)
+    if not proxy or urllib.request.proxy_bypass(hostname):
+        return None
+    return urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+
+
+def _netloc(proxy: SplitResult) -> str:
+    return f"{proxy.hostname}:{proxy.port or 80}"
 
 
 def _tls_context(verify: bool | str) -> ssl.SSLContext:

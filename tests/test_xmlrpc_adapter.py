@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import http.client
 import io
 import logging
 import random
@@ -22,8 +23,10 @@ import xmlrpc.client
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 import pytest
@@ -780,3 +783,46 @@ def test_xmlrpc_endpoint_found_by_the_reader_is_used(wp: FakeWordPress, waits: l
     endpoint = xmlrpc_endpoint("http://127.0.0.1:1/", page, {origin_of(wp.endpoint)})
     post_types, _ = reader_for(endpoint, waits).list_public()
     assert post_types == {"post": "Posts", "page": "Pages", "book": "Books"}
+
+
+# --- a proxy from the environment, as the REST requests use it ------------------------------
+
+
+class _ForwardProxy(BaseHTTPRequestHandler):
+    """A plain-http forward proxy: takes absolute-form requests, records their lines."""
+
+    def do_POST(self) -> None:
+        self.server.lines.append(self.requestline)  # type: ignore[attr-defined]
+        target = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        upstream = http.client.HTTPConnection(target.netloc, timeout=10)
+        upstream.request("POST", target.path, body, {"Content-Type": "text/xml"})
+        answer = upstream.getresponse()
+        data = answer.read()
+        self.send_response(answer.status)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+        pass
+
+
+def test_xmlrpc_goes_through_the_environment_proxy(
+    wp: FakeWordPress, waits: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _ForwardProxy)
+    proxy.lines = []  # type: ignore[attr-defined]
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_address[1]}")
+    try:
+        post_types, _ = reader_for(wp.endpoint, waits).list_public()
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    assert post_types == {"post": "Posts", "page": "Pages", "book": "Books"}
+    assert proxy.lines  # type: ignore[attr-defined]
+    assert all(line.startswith(f"POST {wp.endpoint} ") for line in proxy.lines)  # type: ignore[attr-defined]
