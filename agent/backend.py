@@ -173,8 +173,8 @@ def _receipt(response: HttpResponse, url: str, message: str) -> PushReceipt:
         raise BackendError(f"IGNY8 did not store the structure: {message}")
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
     return PushReceipt(
-        post_types_count=_as_id(data.get("post_types_count"), allow_zero=True),
-        taxonomies_count=_as_id(data.get("taxonomies_count"), allow_zero=True),
+        post_types_count=_count(data.get("post_types_count")),
+        taxonomies_count=_count(data.get("taxonomies_count")),
         message=data.get("message") if isinstance(data.get("message"), str) else None,
     )
 
@@ -187,11 +187,20 @@ def _auth_error(site: SiteConfig, response: HttpResponse, message: str) -> Backe
     )
 
 
-def _as_id(value: Any, *, allow_zero: bool = False) -> int | None:
-    if isinstance(value, bool):
-        return None
+def _as_id(value: Any) -> int | None:
+    number = _whole_number(value)
+    return number if number is not None and number > 0 else None
+
+
+def _count(value: Any) -> int | None:
+    number = _whole_number(value)
+    return number if number is not None and number >= 0 else None
+
+
+def _whole_number(value: Any) -> int | None:
+    """An int, or a string of ASCII digits; never a bool."""
     if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    if isinstance(value, int) and (value > 0 or (allow_zero and value == 0)):
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
         return value
     return None

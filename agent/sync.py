@@ -189,15 +189,19 @@ def _failure(site: SiteConfig, exc: Exception, config: Config, log: Log) -> Site
 
 
 def _policy(config: Config, options: PassOptions) -> RetryPolicy:
+    """The retry policy of backend.*, with the pass's sleep (fake in tests, stoppable in
+    the daemon)."""
+    defaults = RetryPolicy()
     backend = config.backend
-    policy = RetryPolicy(
-        max_attempts=backend.max_attempts if backend else 5,
-        max_seconds=backend.max_retry_seconds if backend else 300.0,
-    )
-    sleep = options.sleep or policy.sleep
     if options.stop is not None:
         sleep = _interruptible(options.stop)
-    return RetryPolicy(policy.max_attempts, policy.max_seconds, policy.wait, sleep)
+    else:
+        sleep = options.sleep or defaults.sleep
+    return RetryPolicy(
+        max_attempts=backend.max_attempts if backend else defaults.max_attempts,
+        max_seconds=backend.max_retry_seconds if backend else defaults.max_seconds,
+        sleep=sleep,
+    )
 
 
 def _interruptible(stop: threading.Event) -> Callable[[float], None]:
