@@ -41,10 +41,15 @@ def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log) -> SiteStruc
             return _read_over_xmlrpc(site, rest, policy, log, why="wordpress.xmlrpc is 'always'")
         try:
             structure = rest.read()
-        except (RestApiNotFound, RestAccessDenied, WordPressUnreachable) as exc:
+        except (RestApiNotFound, RestAccessDenied, WordPressUnreachable) as rest_error:
             if mode == "never" or not site.wordpress.has_credentials:
                 raise
-            return _read_over_xmlrpc(site, rest, policy, log, why=f"REST failed: {exc}")
+            try:
+                return _read_over_xmlrpc(site, rest, policy, log,
+                                         why=f"REST failed: {rest_error}")
+            except (WordPressError, HttpError) as xmlrpc_error:
+                raise WordPressError(f"{rest_error}; and XML-RPC could not be used either: "
+                                     f"{xmlrpc_error}") from None
         if mode == "never":
             return structure
         if not site.wordpress.has_credentials:
