@@ -14,6 +14,16 @@ def pushed(backend):
     return backend.stored[INTEGRATION_ID]
 
 
+def sync_behind_proxy(site, backend, agent, **site_extra):
+    """`igny8-agent sync` through a proxy that records the paths WordPress was asked for."""
+    with ReverseProxy(site.url) as proxy:
+        config = site_config(site, backend.url, **site_extra)
+        config["sites"][0]["wordpress"]["url"] = proxy.url
+        agent.write_config(config)
+        run = agent.run("sync")
+        return run, proxy.paths()
+
+
 def test_rest_hidden_types_are_added_with_php_counts(wordpress, backend, agent):
     site = wordpress("main")
     truth = site.php_expected()
@@ -30,13 +40,8 @@ def test_rest_hidden_types_are_added_with_php_counts(wordpress, backend, agent):
 
 
 def test_rest_types_keep_their_rest_counts(wordpress, backend, agent):
-    site = wordpress("main")
-    with ReverseProxy(site.url) as proxy:
-        config = site_config(site, backend.url)
-        config["sites"][0]["wordpress"]["url"] = proxy.url
-        agent.write_config(config)
-        assert agent.run("sync").returncode == 0
-        paths = proxy.paths()
+    run, paths = sync_behind_proxy(wordpress("main"), backend, agent)
+    assert run.returncode == 0, run.stderr
     assert any("/wp-json/wp/v2/books" in p for p in paths)
     xmlrpc_calls = [p for p in paths if p.startswith("/xmlrpc.php")]
     # supportedMethods, getPostTypes, getTaxonomies, one page each of recipe and cuisine:
@@ -89,12 +94,7 @@ def test_wrong_credentials_give_one_clear_error(wordpress, backend, agent, mode)
 
 def test_never_does_not_touch_xmlrpc(wordpress, backend, agent):
     site = wordpress("main")
-    with ReverseProxy(site.url) as proxy:
-        config = site_config(site, backend.url, wordpress={"xmlrpc": "never"})
-        config["sites"][0]["wordpress"]["url"] = proxy.url
-        agent.write_config(config)
-        run = agent.run("sync")
-        paths = proxy.paths()
+    run, paths = sync_behind_proxy(site, backend, agent, wordpress={"xmlrpc": "never"})
     assert run.returncode == 0, run.stderr
     assert not [p for p in paths if "xmlrpc" in p]
     assert label_and_count(pushed(backend)) == expected_payload_part(site, rest_only=True)
@@ -102,25 +102,14 @@ def test_never_does_not_touch_xmlrpc(wordpress, backend, agent):
 
 def test_always_uses_xmlrpc_alone(wordpress, backend, agent):
     site = wordpress("main")
-    with ReverseProxy(site.url) as proxy:
-        config = site_config(site, backend.url, wordpress={"xmlrpc": "always"})
-        config["sites"][0]["wordpress"]["url"] = proxy.url
-        agent.write_config(config)
-        run = agent.run("sync")
-        paths = proxy.paths()
+    run, paths = sync_behind_proxy(site, backend, agent, wordpress={"xmlrpc": "always"})
     assert run.returncode == 0, run.stderr
     assert not [p for p in paths if "wp-json" in p or "rest_route" in p]
     assert label_and_count(pushed(backend)) == expected_payload_part(site)
 
 
 def test_without_credentials_auto_stays_on_rest_and_says_so(wordpress, backend, agent):
-    site = wordpress("main")
-    with ReverseProxy(site.url) as proxy:
-        config = site_config(site, backend.url, credentials=False)
-        config["sites"][0]["wordpress"]["url"] = proxy.url
-        agent.write_config(config)
-        run = agent.run("sync")
-        paths = proxy.paths()
+    run, paths = sync_behind_proxy(wordpress("main"), backend, agent, credentials=False)
     assert run.returncode == 0, run.stderr
     assert not [p for p in paths if "xmlrpc" in p]
     assert run.stderr.count("registered without REST cannot be seen") == 1
