@@ -6,10 +6,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,7 @@ from agent.secret import Secret
 from agent.state import SiteState, StateStore
 from agent.sync import PassOptions, integration_id_to_use, run_pass
 from tests.support.backend_standin import BackendStandin, Fault, Integration
+from tests.support.tiny_wordpress import tiny_wordpress
 
 STATUS_KEYS = {"last_success", "last_attempt", "last_error", "integration_id",
                "post_types_count", "taxonomies_count"}
@@ -255,58 +254,10 @@ def test_replacement_survives_a_save_and_load(tmp_path: Path) -> None:
 # --- a failure whose message would carry a secret never reaches the state ------------------
 
 
-class TinyWordPress(BaseHTTPRequestHandler):
-    """One post type and one taxonomy under /wp-json/; enough for a read."""
-
-    protocol_version = "HTTP/1.1"
-    routes = {
-        "/wp-json/wp/v2/types": {"post": {"slug": "post", "name": "Posts", "rest_base": "posts",
-                                          "rest_namespace": "wp/v2"}},
-        "/wp-json/wp/v2/taxonomies": {"category": {"slug": "category", "name": "Categories",
-                                                   "rest_base": "categories",
-                                                   "rest_namespace": "wp/v2"}},
-    }
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _serve(self, head: bool) -> None:
-        path = self.path.split("?")[0]
-        headers = {"Content-Type": "application/json"}
-        if path in self.routes:
-            status, body = 200, json.dumps(self.routes[path]).encode()
-        elif path in ("/wp-json/wp/v2/posts", "/wp-json/wp/v2/categories"):
-            status, body = 200, b"[]"
-            headers["X-WP-Total"] = "4"
-        elif path in ("", "/"):
-            status, body = 200, b"<html></html>"
-            headers["Content-Type"] = "text/html"
-        else:
-            status, body = 404, b'{"code": "rest_no_route"}'
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        self._serve(False)
-
-    def do_HEAD(self) -> None:
-        self._serve(True)
-
-
 @pytest.fixture
 def wordpress_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), TinyWordPress)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with tiny_wordpress() as url:
+        yield url
 
 
 def test_error_echoing_the_api_key_is_masked_in_state(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -31,6 +29,7 @@ from agent.wordpress_rest import (
     public_taxonomies,
     rest_url,
 )
+from tests.support.tiny_wordpress import tiny_wordpress
 
 API = "https://api.w.org/"
 PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX"
@@ -369,70 +368,16 @@ def test_every_access_error_is_a_wordpress_error() -> None:
 # --- discovery falls back when the home page is unreadable -----------------------------------
 
 
-class FakeWordPress(BaseHTTPRequestHandler):
-    """The least of a WordPress REST API under /wp-json/; the home page is configurable."""
-
-    protocol_version = "HTTP/1.1"
-    home_status = 200
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _answer(self, status: int, body: bytes, headers: dict[str, str], head: bool) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if not head:
-            self.wfile.write(body)
-
-    def _serve(self, head: bool) -> None:
-        path = self.path.split("?")[0]
-        as_json = {"Content-Type": "application/json; charset=UTF-8"}
-        if path in ("", "/"):
-            body = b"<html><body>home</body></html>"
-            self._answer(self.home_status, body, {"Content-Type": "text/html"}, head)
-        elif path == "/wp-json/wp/v2/types":
-            types = {"post": {"slug": "post", "name": "Posts", "rest_base": "posts",
-                              "rest_namespace": "wp/v2"}}
-            self._answer(200, json.dumps(types).encode(), as_json, head)
-        elif path == "/wp-json/wp/v2/taxonomies":
-            taxonomies = {"category": {"slug": "category", "name": "Categories",
-                                       "rest_base": "categories", "rest_namespace": "wp/v2"}}
-            self._answer(200, json.dumps(taxonomies).encode(), as_json, head)
-        elif path in ("/wp-json/wp/v2/posts", "/wp-json/wp/v2/categories"):
-            total = "3" if path.endswith("posts") else "2"
-            self._answer(200, b"[]", {**as_json, "X-WP-Total": total}, head)
-        else:
-            self._answer(404, b'{"code":"rest_no_route"}', as_json, head)
-
-    def do_GET(self) -> None:
-        self._serve(head=False)
-
-    def do_HEAD(self) -> None:
-        self._serve(head=True)
-
-
-def fake_wordpress(home_status: int) -> Iterator[str]:
-    handler = type("Handler", (FakeWordPress,), {"home_status": home_status})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture
 def healthy_home() -> Iterator[str]:
-    yield from fake_wordpress(200)
+    with tiny_wordpress(200) as url:
+        yield url
 
 
 @pytest.fixture
 def broken_home() -> Iterator[str]:
-    yield from fake_wordpress(500)
+    with tiny_wordpress(500) as url:
+        yield url
 
 
 def read_site(url: str) -> tuple[dict[str, int], dict[str, int]]:
