@@ -118,6 +118,7 @@ class RestReader:
         self.requests_sent = 0
         self._counter_lock = threading.Lock()
         self.home_page: HttpResponse | None = None  # kept: it names xmlrpc.php too
+        self._home_page_tried = False
         # Credentials go only to the configured site and where its home page
         # redirects; never to an origin some header or tag merely names.
         self.trusted_origins = {origin_of(self.wp.url)}
@@ -183,7 +184,8 @@ class RestReader:
 
     def fetch_home_page(self) -> HttpResponse | None:
         """The home page (after redirects), or None when it cannot be read."""
-        if self.home_page is None:
+        if not self._home_page_tried:
+            self._home_page_tried = True
             try:
                 self.home_page = self._get(self.wp.url, truncate=True, with_auth=False)
             except (WordPressError, HttpError) as exc:
