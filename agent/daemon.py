@@ -174,10 +174,11 @@ class Daemon:
 
     def _pass(self, site_names: list[str] | None, reason: str) -> None:
         """One pass (every site, or `site_names`), as `igny8-agent sync` does it."""
+        self.idle.clear()  # before the check, so a stop never sees idle while a pass starts
         if self.stopping.is_set():
+            self.idle.set()
             return
         config = self.config
-        self.idle.clear()
         try:
             options = PassOptions(site_names=site_names or [], stop=self.stopping,
                                   progress=self.progress)
