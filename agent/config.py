@@ -14,6 +14,7 @@ import os
 import re
 import ssl
 import stat
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ import yaml
 
 from agent.errors import ConfigError
 from agent.schedule import DailyCron
-from agent.secret import Secret
+from agent.secret import Secret, redact
+from agent.yamlfile import YamlProblem, load_yaml
 
 DEFAULT_CONFIG_PATH = "/etc/igny8-agent/config.yaml"
 DEFAULT_STATE_DIR = "/var/lib/igny8-agent"
@@ -68,6 +70,8 @@ class WordPressConfig:
     xmlrpc: str = "auto"
     timeout: float = 30.0
     verify: bool | str = True
+    max_connections: int = 6  # requests in flight to this site at most
+    deadline: float = 120.0  # seconds for the whole read of this site
 
     @property
     def has_credentials(self) -> bool:
@@ -141,20 +145,27 @@ def load_config(
     """Read and validate the config file; raise ConfigError listing every problem.
 
     `require_backend=False` (for `sync --dry-run`) tolerates a missing backend
-    section and missing API keys, since nothing is pushed. `read_secrets=False`
-    (for `status`) leaves secrets unread: no ${VAR} or *_file needed for them.
+    section and leaves API keys unread, since nothing is pushed.
+    `read_secrets=False` (for `status`) leaves every secret unread: no ${VAR}
+    or *_file needed for them. No problem line quotes a secret.
     """
     config_path = Path(path)
     raw = _read_yaml(config_path)
     if not read_secrets:
-        raw = _without_secrets(raw)
+        raw = _without_secrets(raw, SECRET_KEYS)
+    elif not require_backend:
+        raw = _without_secrets(raw, SECRET_KEYS[:1])
     problems = Problems()
     warnings = _secret_permission_warnings(config_path, raw)
     interpolated = _interpolate(raw, "", problems)
     context = _Context(config_path, problems, require_backend, warnings)
     config = _build_config(Section(interpolated, "", problems, TOP_KEYS), context)
     if problems:
-        raise ConfigError(str(config_path), problems.lines)
+        # A secret too short to be told from ordinary words is not masked: masking
+        # it would garble every line (and any real key or password is longer).
+        maskable = [value for value in context.secrets if len(value) >= MIN_MASKED_SECRET]
+        raise ConfigError(str(config_path),
+                          [redact(line, maskable) for line in problems.lines])
     return config
 
 
@@ -172,7 +183,9 @@ def _read_yaml(path: Path) -> Any:
     except UnicodeDecodeError:
         raise ConfigError(str(path), ["the file is not UTF-8 text"]) from None
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
+    except YamlProblem as exc:
+        raise ConfigError(str(path), [str(exc)]) from None
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)
@@ -186,20 +199,24 @@ def _read_yaml(path: Path) -> Any:
 
 
 SECRET_KEYS = (("api_key", "api_key_file"), ("app_password", "app_password_file"))
+MAX_SECRET_FILE_BYTES = 64 * 1024
+MIN_MASKED_SECRET = 6
+SHOWN_LIMIT = 40  # characters of a wrong value quoted back in a problem line
 UNREAD = "(not read)"
 
 
-def _without_secrets(raw: Any) -> Any:
-    """The raw config with each secret replaced by a placeholder, unread."""
+def _without_secrets(raw: Any, which: tuple[tuple[str, str], ...]) -> Any:
+    """The raw config with the `which` secrets replaced by a placeholder, unread."""
     if not isinstance(raw, dict) or not isinstance(raw.get("sites"), list):
         return raw
     sites = []
     for site in raw["sites"]:
-        if isinstance(site, dict):
+        if isinstance(site, dict) and SECRET_KEYS[0] in which:
             site = _placeholder_secrets(dict(site), SECRET_KEYS[0])
-            if isinstance(site.get("wordpress"), dict):
-                site["wordpress"] = _placeholder_secrets(dict(site["wordpress"]),
-                                                         SECRET_KEYS[1])
+        if (isinstance(site, dict) and isinstance(site.get("wordpress"), dict)
+                and SECRET_KEYS[1] in which):
+            site = {**site, "wordpress": _placeholder_secrets(dict(site["wordpress"]),
+                                                              SECRET_KEYS[1])}
         sites.append(site)
     return {**raw, "sites": sites}
 
@@ -286,7 +303,7 @@ class Section:
         return text
 
     def integer(self, key: str, default: int | None, *, minimum: int | None = None,
-                required: bool = False) -> int | None:
+                maximum: int | None = None, required: bool = False) -> int | None:
         value = self.value.get(key)
         if value is None:
             if required:
@@ -298,6 +315,9 @@ class Section:
             return default
         if minimum is not None and number < minimum:
             self.fail(key, f"must be at least {minimum}, not {number}")
+            return default
+        if maximum is not None and number > maximum:
+            self.fail(key, f"must be at most {maximum}, not {number}")
             return default
         return number
 
@@ -348,6 +368,8 @@ def _kind(value: Any) -> str:
 
 
 def _shown(value: Any) -> str:
+    if isinstance(value, str) and len(value) > SHOWN_LIMIT:
+        return repr(value[:SHOWN_LIMIT]) + "…"
     return repr(value) if isinstance(value, (str, int, float, bool)) else _kind(value)
 
 
@@ -417,6 +439,7 @@ class _Context:
     problems: Problems
     require_backend: bool
     warnings: list[str]
+    secrets: list[str] = field(default_factory=list)  # every secret value read, even bad ones
 
 
 TOP_KEYS = ("backend", "sites", "schedule", "state_dir", "log_level")
@@ -428,6 +451,7 @@ SITE_KEYS = (
 )
 WORDPRESS_KEYS = (
     "url", "username", "app_password", "app_password_file", "xmlrpc", "timeout", "verify",
+    "max_connections", "deadline",
 )
 CONTENT_KEYS = ("enabled", "fetch_limit")
 SCHEDULE_KEYS = ("cron", "timezone", "jitter_seconds", "retry_failed_every")
@@ -519,6 +543,9 @@ def _build_site(section: Section, ctx: _Context) -> SiteConfig | None:
 def _build_wordpress(section: Section, ctx: _Context) -> WordPressConfig:
     url = _url(section, "url", required=True)
     username = section.string("username")
+    if username is not None and (problem := header_problem(username, latin1=True)):
+        section.fail("username", problem)
+        username = None
     app_password = _secret(section, "app_password", ctx, required=False)
     if app_password and not username:
         section.fail("username", "is required when an application password is given")
@@ -540,6 +567,8 @@ def _build_wordpress(section: Section, ctx: _Context) -> WordPressConfig:
         xmlrpc=xmlrpc,
         timeout=section.number("timeout", 30.0),
         verify=verify,
+        max_connections=section.integer("max_connections", 6, minimum=1, maximum=32) or 6,
+        deadline=section.number("deadline", 120.0),
     )
 
 
@@ -599,6 +628,10 @@ def _url(section: Section, key: str, *, required: bool) -> str | None:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         section.fail(key, "must be an http:// or https:// URL with a host name")
         return None
+    host_problem = _host_problem(parts.hostname)
+    if host_problem:
+        section.fail(key, host_problem)
+        return None
     if parts.username or parts.password:
         # Never echo the URL here: it holds a credential.
         section.fail(key, "must not contain a user name or password; "
@@ -608,6 +641,24 @@ def _url(section: Section, key: str, *, required: bool) -> str | None:
         section.fail(key, "must not have '?' or '#' parts")
         return None
     return url.strip()
+
+
+def _host_problem(host: str) -> str | None:
+    """Why requests could not use `host`, or None (it encodes a non-ASCII name as IDNA)."""
+    if host.isascii():
+        if re.fullmatch(r"[A-Za-z0-9._:-]+", host):
+            return None
+        bad = next(c for c in host if not re.fullmatch(r"[A-Za-z0-9._:-]", c))
+        return f"the host name holds {bad!r}, which no host name can"
+    import idna  # requests' own dependency, for the same check requests makes
+
+    try:
+        idna.encode(host, uts46=True)
+    except idna.IDNAError:
+        odd = next((c for c in host if unicodedata.category(c) in ("Cf", "Cc", "Zs")), None)
+        detail = f" (U+{ord(odd):04X} {unicodedata.name(odd, '')})" if odd else ""
+        return f"the host name is not a valid internationalized name{detail}"
+    return None
 
 
 def _verify(section: Section, ctx: _Context) -> bool | str:
@@ -657,10 +708,13 @@ def _secret(section: Section, key: str, ctx: _Context, *, required: bool) -> Sec
     if not isinstance(inline, str) or not inline.strip():
         section.fail(key, "must be a non-empty string")
         return None
-    if _has_control_characters(inline.strip()):
-        section.fail(key, "must be one line without control characters")
+    value = inline.strip()
+    ctx.secrets.append(value)
+    problem = header_problem(value)
+    if problem:
+        section.fail(key, f"{problem}: paste it again")
         return None
-    return Secret(inline.strip())
+    return Secret(value)
 
 
 def _secret_from_file(section: Section, file_key: str, ctx: _Context) -> Secret | None:
@@ -674,18 +728,27 @@ def _secret_from_file(section: Section, file_key: str, ctx: _Context) -> Secret 
                      f"nor beside {ctx.config_path}")
         return None
     try:
-        value = path.read_text(encoding="utf-8").rstrip("\r\n")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_SECRET_FILE_BYTES + 1)
     except OSError as exc:
         section.fail(file_key, f"cannot read {path}: {exc.strerror}")
         return None
+    if len(raw) > MAX_SECRET_FILE_BYTES:
+        section.fail(file_key, f"{path} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB: it "
+                     "should hold one secret on one line; is it the right file?")
+        return None
+    try:
+        value = raw.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
         section.fail(file_key, f"{path} is not UTF-8 text")
         return None
+    ctx.secrets.append(value)
     if not value.strip():
         section.fail(file_key, f"{path} is empty")
         return None
-    if _has_control_characters(value):
-        section.fail(file_key, f"{path} must hold one line without control characters")
+    problem = header_problem(value)
+    if problem:
+        section.fail(file_key, f"{path} {problem}: write the secret again, on one line")
         return None
     if _readable_by_others(path):
         ctx.warnings.append(f"{section.key_path(file_key)}: {path} holds a secret and is "
@@ -693,10 +756,21 @@ def _secret_from_file(section: Section, file_key: str, ctx: _Context) -> Secret 
     return Secret(value)
 
 
-def _has_control_characters(value: str) -> bool:
-    # A newline in a secret would end up in an HTTP header, and requests'
-    # refusal quotes the header, secret and all, in a form redaction misses.
-    return any(ord(c) < 0x20 or ord(c) == 0x7F for c in value)
+def header_problem(value: str, *, latin1: bool = False) -> str | None:
+    """Why `value` cannot go into an HTTP header, or None. Never quotes the value.
+
+    Only printable ASCII (and, for a user name, Latin-1) can: requests would
+    fail on anything else, and a newline would end up quoted in its refusal,
+    secret and all.
+    """
+    for position, char in enumerate(value, start=1):
+        code = ord(char)
+        if 0x20 <= code <= 0x7E or (latin1 and 0xA0 <= code <= 0xFF):
+            continue
+        name = unicodedata.name(char, "a control character")
+        return (f"holds a character an HTTP header cannot carry (U+{code:04X} {name}, "
+                f"character {position})")
+    return None
 
 
 def _find_secret_file(name: str, ctx: _Context) -> Path | None:

@@ -235,7 +235,7 @@ def test_secret_with_control_characters_is_refused_without_echo(
     text = MINIMAL.replace("literal-key-for-tests", f'"{value}"')  # a YAML escape
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, text)
-    assert "one line without control characters" in str(caught.value)
+    assert "holds a character an HTTP header cannot carry" in str(caught.value)
     assert "second-line" not in str(caught.value)
 
 
