@@ -36,6 +36,10 @@ class Interrupted(SiteError):
     """The daemon is stopping; this site's work was abandoned."""
 
 
+class DeadlineExceeded(SiteError):
+    """A site's whole read took longer than its `wordpress.deadline`."""
+
+
 # --- HTTP, shared by WordPress and backend ---------------------------------
 
 
@@ -46,13 +50,28 @@ class HttpError(SiteError):
 class TransientError(HttpError):
     """Worth retrying: connection refused/reset, timeout, 408/425/429/5xx."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None,
+                 status: int | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status  # the HTTP status that made it transient, if any
 
 
 class TlsError(HttpError):
-    """TLS verification failed; never retried."""
+    """TLS failed; never retried. `kind` says why, for advice that fits (see http.py)."""
+
+    def __init__(self, message: str, kind: str = "other"):
+        super().__init__(message)
+        self.kind = kind
+
+
+class Redirected(HttpError):
+    """An answer redirected where the agent does not follow (a POST, the backend, a loop)."""
+
+    def __init__(self, message: str, status: int, location: str):
+        super().__init__(message)
+        self.status = status
+        self.location = location
 
 
 class ResponseTooLarge(HttpError):
@@ -68,6 +87,10 @@ class WordPressError(SiteError):
 
 class WordPressUnreachable(WordPressError):
     """Connection failures or timeouts, after the retries."""
+
+
+class WordPressTooSlow(WordPressError):
+    """The site's whole read took longer than its `wordpress.deadline`."""
 
 
 class WordPressTlsError(WordPressError):
@@ -101,6 +124,10 @@ class XmlrpcUnavailable(WordPressError):
 
 class XmlrpcMethodMissing(WordPressError):
     """XML-RPC answers but lacks a method we need."""
+
+
+class MalformedAnswer(WordPressError):
+    """WordPress (or something in front of it) answered something that makes no sense."""
 
 
 # --- Backend ----------------------------------------------------------------

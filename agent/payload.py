@@ -10,12 +10,14 @@ from agent.structure import ContentType, SiteStructure
 
 
 def build_payload(structure: SiteStructure, site: SiteConfig) -> dict[str, Any]:
-    """Exactly the five top-level keys the backend accepts."""
+    """Exactly the five top-level keys the backend accepts.
+
+    The structure holds only what belongs in the payload: the reader has
+    already left out excluded and non-public types.
+    """
     return {
-        "post_types": _entries(structure.post_types, site.post_types, site.defaults,
-                               site.exclude_post_types),
-        "taxonomies": _entries(structure.taxonomies, site.taxonomies, site.defaults,
-                               site.exclude_taxonomies),
+        "post_types": _entries(structure.post_types, site.post_types, site.defaults),
+        "taxonomies": _entries(structure.taxonomies, site.taxonomies, site.defaults),
         "plugin_connection_enabled": site.plugin_connection_enabled,
         "two_way_sync_enabled": site.two_way_sync_enabled,
         "timestamp": structure.read_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -36,12 +38,9 @@ def _entries(
     items: tuple[ContentType, ...],
     overrides: dict[str, ContentOverride],
     defaults: ContentSettings,
-    excluded: tuple[str, ...],
 ) -> dict[str, dict[str, Any]]:
     entries = {}
     for item in items:
-        if item.slug in excluded:
-            continue
         override = overrides.get(item.slug, ContentOverride())
         entries[item.slug] = {
             "label": item.label,

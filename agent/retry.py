@@ -4,7 +4,8 @@ Only `TransientError` is retried (connection refused/reset, timeouts,
 408/425/429/5xx). Waits grow exponentially with full jitter; a `Retry-After`
 from the server replaces the computed wait. The policy stops after
 `max_attempts` tries, or before a wait that would end past `max_seconds` from
-the first try (so a long Retry-After ends the retries instead of being cut short).
+the first try (so a long Retry-After ends the retries instead of being cut
+short), or past the deadline of the work the request belongs to (a site's read).
 
 `sleep` and `wait` are injectable so tests can assert the waits without sleeping.
 """
@@ -19,6 +20,7 @@ from typing import TypeVar
 
 import tenacity
 
+from agent.deadline import Deadline
 from agent.errors import TransientError
 
 T = TypeVar("T")
@@ -54,11 +56,35 @@ class _HonourRetryAfter(tenacity.wait.wait_base):
         return float(self.fallback(retry_state))
 
 
+class _Stop(tenacity.stop.stop_base):
+    """The policy's three limits; remembers which one ended the retries, for the message."""
+
+    def __init__(self, policy: RetryPolicy, deadline: Deadline | None):
+        self.policy = policy
+        self.deadline = deadline
+        self.reason = ""
+
+    def __call__(self, state: tenacity.RetryCallState) -> bool:
+        wait = state.upcoming_sleep
+        if state.attempt_number >= self.policy.max_attempts:
+            self.reason = ""
+            return True
+        if state.seconds_since_start + wait >= self.policy.max_seconds:
+            self.reason = (f"the next try would be past the retry budget of "
+                           f"{self.policy.max_seconds:.0f} s")
+            return True
+        if self.deadline is not None and wait >= self.deadline.remaining():
+            self.reason = f"the next try would be past {self.deadline.what}"
+            return True
+        return False
+
+
 def call_with_retries(
     func: Callable[[], T],
     policy: RetryPolicy,
     *,
     log: logging.Logger | logging.LoggerAdapter[logging.Logger],
+    deadline: Deadline | None = None,
 ) -> T:
     """Call `func` until it succeeds, raises a non-transient error, or the policy gives up.
 
@@ -71,11 +97,11 @@ def call_with_retries(
         log.warning("%s; try %d of %d in %.1f s", exc, state.attempt_number + 1,
                     policy.max_attempts, wait)
 
+    stop = _Stop(policy, deadline)
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientError),
         wait=_HonourRetryAfter(policy.wait),
-        stop=tenacity.stop_after_attempt(policy.max_attempts)
-        | tenacity.stop_before_delay(policy.max_seconds),
+        stop=stop,
         sleep=policy.sleep,
         before_sleep=log_before_sleep,
         reraise=True,
@@ -86,7 +112,9 @@ def call_with_retries(
         attempts = retrying.statistics.get("attempt_number", 1)
         tries = f"{attempts} {'try' if attempts == 1 else 'tries'}"
         reason = f"gave up after {tries}"
-        if attempts < policy.max_attempts and exc.retry_after is not None:
-            reason += (f": it asked to retry after {exc.retry_after:.0f} s, past the retry "
-                       f"budget of {policy.max_seconds:.0f} s")
-        raise TransientError(f"{exc} ({reason})", retry_after=exc.retry_after) from None
+        if stop.reason:
+            asked = (f"it asked to retry after {exc.retry_after:.0f} s; "
+                     if exc.retry_after is not None else "")
+            reason += f": {asked}{stop.reason}"
+        raise TransientError(f"{exc} ({reason})", retry_after=exc.retry_after,
+                             status=exc.status) from None

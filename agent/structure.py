@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+# No count above this is believed: more than a 32-bit signed integer, the most
+# a database column the backend stores a count in is likely to hold, and more
+# posts or terms than any WordPress site has.
+MAX_COUNT = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class ContentType:
@@ -25,3 +30,4 @@ class SiteStructure:
     taxonomies: tuple[ContentType, ...]
     read_at: datetime  # UTC, when the read finished
     source: str  # how it was read, for the log: "REST at https://…/wp-json/"
+    requests: int = 0  # requests sent to WordPress for this read

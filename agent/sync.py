@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,8 @@ import requests
 
 from agent.backend import BackendClient, PushReceipt
 from agent.config import Config, SiteConfig
-from agent.errors import AgentError, IntegrationGone, Interrupted
+from agent.errors import AgentError, IntegrationGone, Interrupted, StateError
+from agent.http import new_session
 from agent.lock import pass_lock
 from agent.logs import site_log
 from agent.payload import build_payload, unmatched_overrides
@@ -25,10 +27,10 @@ from agent.retry import RetryPolicy
 from agent.secret import redact
 from agent.state import SiteState, StateStore, utc_now_iso
 from agent.structure import SiteStructure
-from agent.transport import new_session
-from agent.wordpress_reader import read_structure
+from agent.wordpress.reader import read_structure
 
 Log = logging.LoggerAdapter[logging.Logger]
+SLEEP_SLICE_SECONDS = 10.0
 
 
 @dataclass
@@ -44,7 +46,17 @@ class SiteResult:
 
 @dataclass
 class PassProgress:
+    """What the pass is doing, for the daemon's stop and its systemd watchdog."""
+
     site: str | None = None  # the site being handled now
+    last_activity: float = field(default_factory=time.monotonic)
+
+    def touch(self, *_: object) -> None:
+        """Something happened: a request ended, a retry wait went on, a site finished."""
+        self.last_activity = time.monotonic()
+
+    def quiet_for(self) -> float:
+        return time.monotonic() - self.last_activity
 
 
 @dataclass
@@ -67,13 +79,14 @@ def run_pass(config: Config, options: PassOptions | None = None) -> list[SiteRes
     with pass_lock(config.state_dir), new_session() as backend_session:
         assert config.backend is not None  # load_config(require_backend=True) ensures it
         backend = BackendClient(config.backend, backend_session, _policy(config, options),
-                                config.secrets())
+                                config.secrets(), on_request=options.progress.touch)
         results = []
         try:
             for site in sites:
                 if options.stop is not None and options.stop.is_set():
                     break
                 options.progress.site = site.name
+                options.progress.touch()
                 results.append(_sync_site(site, config, backend, store, options))
         finally:
             options.progress.site = None
@@ -103,7 +116,10 @@ def _sync_site(
     options: PassOptions,
 ) -> SiteResult:
     log = site_log(site.name)
-    state = store.load().get(site.name, SiteState())
+    try:
+        state = store.load().get(site.name, SiteState())
+    except StateError as exc:
+        return _failure(site, exc, config, log)
     state.last_attempt = utc_now_iso()
     try:
         structure, payload = _read_and_build(site, config, options, log)
@@ -111,25 +127,40 @@ def _sync_site(
     except Exception as exc:  # noqa: BLE001 - one site's failure never stops another's
         result = _failure(site, exc, config, log)
         state.last_error = result.error
-        store.update(site.name, state)
+        _record(store, site, state, log)
         return result
     state.last_success = state.last_attempt
     state.last_error = None
     state.post_types_count = len(payload["post_types"])
     state.taxonomies_count = len(payload["taxonomies"])
-    store.update(site.name, state)
+    try:
+        store.update(site.name, state)
+    except StateError as exc:
+        return _failure(site, StateError(f"pushed, but could not record it: {exc}"), config,
+                        log)
     log.info("pushed %d post types and %d taxonomies to integration %d",
              state.post_types_count, state.taxonomies_count, integration_id)
     return SiteResult(site.name, ok=True, payload=payload, integration_id=integration_id,
                       receipt=receipt, source=structure.source)
 
 
+def _record(store: StateStore, site: SiteConfig, state: SiteState, log: Log) -> None:
+    """Record a failure; a state that cannot be written is said, not raised (the site
+    has failed already, and the other sites go on)."""
+    try:
+        store.update(site.name, state)
+    except StateError as exc:
+        log.error("%s", exc)
+
+
 def _read_and_build(
     site: SiteConfig, config: Config, options: PassOptions, log: Log
 ) -> tuple[SiteStructure, dict[str, Any]]:
-    structure = read_structure(site, _policy(config, options), log)
+    structure = read_structure(site, _policy(config, options), log,
+                               on_request=options.progress.touch)
     for key_path in unmatched_overrides(structure, site):
-        log.info("%s: the site has no such slug; this override adds nothing", key_path)
+        log.info("%s: the payload has no such slug (not on the site, not public, or "
+                 "excluded); this override adds nothing", key_path)
     return structure, build_payload(structure, site)
 
 
@@ -194,7 +225,7 @@ def _policy(config: Config, options: PassOptions) -> RetryPolicy:
     defaults = RetryPolicy()
     backend = config.backend
     if options.stop is not None:
-        sleep = _interruptible(options.stop)
+        sleep = _interruptible(options.stop, options.progress)
     else:
         sleep = options.sleep or defaults.sleep
     return RetryPolicy(
@@ -204,11 +235,18 @@ def _policy(config: Config, options: PassOptions) -> RetryPolicy:
     )
 
 
-def _interruptible(stop: threading.Event) -> Callable[[float], None]:
-    """A sleep for retry waits that ends at once, with Interrupted, when `stop` is set."""
+def _interruptible(stop: threading.Event, progress: PassProgress) -> Callable[[float], None]:
+    """A sleep for retry waits that ends at once, with Interrupted, when `stop` is set.
+
+    It waits in slices and counts each as activity: a long Retry-After is a pass
+    going as planned, not a hung one.
+    """
 
     def sleep(seconds: float) -> None:
-        if stop.wait(seconds):
-            raise Interrupted("the agent is stopping: abandoned this site's retries")
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            if stop.wait(min(left, SLEEP_SLICE_SECONDS)):
+                raise Interrupted("the agent is stopping: abandoned this site's retries")
+            progress.touch()
 
     return sleep

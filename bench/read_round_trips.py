@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +37,7 @@ from agent.logs import setup_logging, site_log  # noqa: E402
 from agent.retry import RetryPolicy  # noqa: E402
 from agent.secret import Secret  # noqa: E402
 from agent.structure import SiteStructure  # noqa: E402
-from agent.transport import new_session  # noqa: E402
-from agent.wordpress_rest import PARALLEL_REQUESTS, RestReader  # noqa: E402
+from agent.wordpress.reader import read_structure  # noqa: E402
 from tests.support.proxy import ReverseProxy  # noqa: E402
 from tests.support.wordpress import WordPressServers, WordPressSite  # noqa: E402
 
@@ -53,11 +52,12 @@ class Reader:
     """One way of reading: a name and the requests it keeps in flight."""
 
     name: str
-    parallel: int
+    parallel: int  # wordpress.max_connections
 
 
 READERS = (
-    Reader(f"parallel ({PARALLEL_REQUESTS})", PARALLEL_REQUESTS),
+    Reader("unbounded (64)", 64),
+    Reader(f"default cap ({WordPressConfig.max_connections})", WordPressConfig.max_connections),
     Reader("one at a time (1)", 1),
 )
 
@@ -183,11 +183,11 @@ def timed_read(bench: Bench, reader: Reader, latency: float) -> Run:
     proxy.stats.reset()
     policy = RetryPolicy(sleep=time.sleep)
     log = site_log(config.name)
-    with new_session() as session:
-        rest = RestReader(config, session, policy, log, parallel=reader.parallel)
-        started = time.perf_counter()
-        structure = rest.read()
-        seconds = time.perf_counter() - started
+    config = replace(config, wordpress=replace(config.wordpress, max_connections=reader.parallel,
+                                                xmlrpc="never"))
+    started = time.perf_counter()
+    structure = read_structure(config, policy, log)
+    seconds = time.perf_counter() - started
     counts = proxy.counts()
     return Run(
         seconds=seconds,
@@ -195,7 +195,7 @@ def timed_read(bench: Bench, reader: Reader, latency: float) -> Run:
         by_method=counts,
         peak_in_flight=proxy.stats.peak_in_flight(),
         connections=proxy.stats.connections(),
-        reader_requests=rest.requests_sent,
+        reader_requests=structure.requests,
         structure=structure,
     )
 

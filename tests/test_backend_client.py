@@ -22,9 +22,9 @@ from agent.errors import (
     PayloadRejected,
     SiteError,
 )
+from agent.http import new_session
 from agent.retry import RetryPolicy
 from agent.secret import Secret
-from agent.transport import new_session
 from tests.support.backend_standin import LIST_SHAPES, BackendStandin, Fault, Integration
 
 KEY5 = "site-five-api-key-123"

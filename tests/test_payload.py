@@ -115,20 +115,6 @@ def test_built_in_defaults_when_site_has_none() -> None:
     assert payload["post_types"]["post"]["fetch_limit"] == 100
 
 
-def test_default_exclusions() -> None:
-    payload = build_payload(structure(), site())
-    assert list(payload["post_types"]) == ["post", "page", "product"]
-    assert list(payload["taxonomies"]) == ["category", "post_tag", "product_cat"]
-
-
-def test_exclusion_lists_replace_the_defaults() -> None:
-    payload = build_payload(structure(), site(exclude_post_types=("product",),
-                                              exclude_taxonomies=()))
-    assert set(payload["post_types"]) == {"post", "page", "attachment"}
-    assert payload["post_types"]["attachment"]["count"] == 999
-    assert set(payload["taxonomies"]) == {"category", "post_tag", "post_format", "product_cat"}
-
-
 def test_empty_structure_gives_empty_sections() -> None:
     empty = SiteStructure((), (), datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC), "test")
     payload = build_payload(empty, site())

@@ -16,8 +16,8 @@ import requests
 import tenacity
 
 from agent.errors import HttpError, TlsError, TransientError
+from agent.http import new_session, send
 from agent.retry import RetryPolicy, call_with_retries
-from agent.transport import new_session, send
 
 LOG = logging.getLogger("tests.retry")
 

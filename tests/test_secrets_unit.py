@@ -209,7 +209,7 @@ def test_bad_log_call_without_masking_does_not_raise(
 
 def test_backend_message_is_masked_before_it_is_cut() -> None:
     from agent.backend import MESSAGE_LIMIT, backend_message
-    from agent.transport import HttpResponse
+    from agent.http import HttpResponse
 
     key = "igny8-secret-key-0123456789"
     body = json.dumps({"error": "x" * (MESSAGE_LIMIT - 10) + key}).encode()

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from agent.errors import AgentError, HttpError, ResponseTooLarge, TlsError, TransientError
-from agent.transport import (
+from agent.http import (
     HttpResponse,
     new_session,
     parse_retry_after,

@@ -1,4 +1,5 @@
-"""The pure helpers of agent.wordpress_rest (CONTRACT §4), plus API-root discovery fallback."""
+"""The pure helpers of agent.wordpress.rest and .discovery (CONTRACT §4), plus API-root
+discovery fallback."""
 
 from __future__ import annotations
 
@@ -18,15 +19,19 @@ from agent.errors import (
     RestAccessDenied,
     WordPressError,
 )
+from agent.http import HttpResponse
 from agent.retry import RetryPolicy
 from agent.secret import Secret
-from agent.transport import HttpResponse, new_session
-from agent.wordpress_rest import (
-    RestReader,
+from agent.wordpress.discovery import api_roots_from_page
+from agent.wordpress.reader import read_structure
+from agent.wordpress.rest import (
+    BY_FLAG,
+    BY_INTERNAL_LIST,
+    BY_VIEWABLE,
+    Listed,
     access_error,
-    api_roots_from_page,
-    public_post_types,
-    public_taxonomies,
+    listed_post_types,
+    listed_taxonomies,
     rest_url,
 )
 from tests.support.tiny_wordpress import tiny_wordpress
@@ -184,6 +189,14 @@ def slugs(collections: list[Any]) -> list[str]:
     return [c.slug for c in collections]
 
 
+def public_post_types(view: dict[str, Any], edit: dict[str, Any] | None) -> list[Listed]:
+    return [t for t in listed_post_types(view, edit or {}) if t.public]
+
+
+def public_taxonomies(view: dict[str, Any], edit: dict[str, Any] | None) -> list[Listed]:
+    return [t for t in listed_taxonomies(view, edit or {}) if t.public]
+
+
 def test_post_types_from_edit_context_viewable() -> None:
     edit = {slug: {**entry, "viewable": True} for slug, entry in types_view().items()}
     for hidden in ("nav_menu_item", "wp_block", "wp_template", "wp_template_part",
@@ -200,6 +213,29 @@ def test_post_types_without_edit_context_drop_the_internal_ones() -> None:
                      "wp_navigation", "wp_global_styles"):
         assert internal not in kept
     assert kept == ["post", "page", "attachment", "product", "book", "internal_log"]
+
+
+def test_how_each_type_was_judged_is_kept() -> None:
+    edit = {"post": {"viewable": True}, "page": {"viewable": "yes"}}
+    judged = {t.slug: t.judged_by for t in listed_post_types(types_view(), edit)}
+    assert judged["post"] == BY_VIEWABLE
+    assert judged["page"] == BY_INTERNAL_LIST  # not a boolean: REST did not tell
+    assert judged["book"] == BY_INTERNAL_LIST
+    taxonomies = listed_taxonomies(taxonomies_view(), {"category": {"visibility": {
+        "public": True}}})
+    assert {t.slug: t.judged_by for t in taxonomies}["category"] == BY_FLAG
+
+
+def test_plural_label_from_edit_context_wins_over_the_registered_one() -> None:
+    """The "Posts → News" snippet changes labels->name only; REST's `name` stays "Posts"."""
+    edit = {"post": {"viewable": True, "labels": {"name": "News", "singular_name": "News"}},
+            "page": {"viewable": True, "labels": {"name": 7}}}
+    found = {t.slug: t for t in listed_post_types(types_view(), edit)}
+    assert found["post"].label == "News"
+    assert found["page"].label == "Pages"  # an odd labels.name is ignored
+    taxonomies = {t.slug: t for t in listed_taxonomies(taxonomies_view(), {
+        "post_tag": {"labels": {"name": "Keywords"}}})}
+    assert taxonomies["post_tag"].label == "Keywords"
 
 
 def test_type_missing_from_edit_context_falls_back_to_the_internal_list() -> None:
@@ -264,8 +300,8 @@ def test_taxonomy_label_and_route() -> None:
 
 
 def test_empty_lists() -> None:
-    assert public_post_types({}, None) == []
-    assert public_taxonomies({}, {}) == []
+    assert listed_post_types({}, {}) == []
+    assert listed_taxonomies({}, {}) == []
 
 
 # --- access_error ----------------------------------------------------------------------------
@@ -385,8 +421,7 @@ def read_site(url: str) -> tuple[dict[str, int], dict[str, int]]:
                           wordpress=WordPressConfig(url=url, timeout=5))
     policy = RetryPolicy(2, 60, tenacity.wait_fixed(0), lambda seconds: None)
     log = logging.LoggerAdapter(logging.getLogger("tests.wordpress"), {"site": "blog"})
-    with new_session() as session:
-        structure = RestReader(the_site, session, policy, log).read()
+    structure = read_structure(the_site, policy, log)
     return ({t.slug: t.count for t in structure.post_types},
             {t.slug: t.count for t in structure.taxonomies})
 

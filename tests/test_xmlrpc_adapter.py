@@ -1,9 +1,10 @@
-"""Unit tests of agent.wordpress_xmlrpc (the XML-RPC adapter) against real local servers.
+"""Unit tests of agent.wordpress.xmlrpc (the XML-RPC adapter) against real local servers.
 
-A threaded stdlib `SimpleXMLRPCServer` stands in for WordPress's xmlrpc.php: the methods
-the agent uses, their filters, and WordPress's faults. Raw sockets play the misbehaving
-hosts (hang, reset, huge answers). Nothing sleeps: retry waits go to a fake `sleep` and are
-asserted. The password must never show up in an exception message or a log record.
+A threaded stdlib `SimpleXMLRPCServer` stands in for WordPress's xmlrpc.php
+(tests/support/fake_xmlrpc.py): the methods the agent uses, their filters, and
+WordPress's faults. Raw sockets play the misbehaving hosts (hang, reset, huge answers).
+Nothing sleeps: retry waits go to a fake `sleep` and are asserted. The password must never
+show up in an exception message or a log record.
 """
 
 from __future__ import annotations
@@ -11,23 +12,17 @@ from __future__ import annotations
 import collections
 import contextlib
 import http.client
-import io
 import logging
-import random
 import socket
-import socketserver
 import ssl
 import struct
 import threading
-import xmlrpc.client
-from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from xmlrpc.server import SimpleXMLRPCRequestHandler, SimpleXMLRPCServer
 
 import pytest
 import tenacity
@@ -36,25 +31,35 @@ from wordpress_xmlrpc import Client
 from wordpress_xmlrpc.methods.taxonomies import GetTaxonomies
 from wordpress_xmlrpc.wordpress import WordPressTaxonomy
 
-import agent.wordpress_xmlrpc as adapter
+import agent.wordpress.xmlrpc as adapter
 from agent.config import SiteConfig, WordPressConfig
 from agent.errors import (
     CredentialsRejected,
+    ResponseTooLarge,
+    TlsError,
     TransientError,
     WordPressError,
     XmlrpcMethodMissing,
     XmlrpcUnavailable,
 )
+from agent.http import MAX_RESPONSE_BYTES, HttpClient, HttpResponse, new_session, origin_of
 from agent.retry import RetryPolicy
 from agent.secret import Secret
-from agent.structure import SiteStructure
-from agent.transport import MAX_RESPONSE_BYTES, HttpResponse
-from agent.wordpress_rest import origin_of
-from agent.wordpress_xmlrpc import XmlrpcReader, xmlrpc_endpoint
+from agent.structure import ContentType, SiteStructure
+from agent.wordpress.discovery import xmlrpc_endpoint
+from agent.wordpress.reader import read_structure
+from agent.wordpress.rest import Listed
+from agent.wordpress.xmlrpc import XmlrpcReader
+from tests.support.fake_xmlrpc import (
+    PASSWORD,
+    USERNAME,
+    FakeWordPress,
+    Scripted,
+    serving,
+    taxonomy,
+)
 from tests.support.raw_server import RawServer, read_request
 
-USERNAME = "igny8-bot"
-PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX"  # an application password, as WordPress shows it
 WRONG_PASSWORD = "zzzz YYYY xxxx WWWW vvvv UUUU"
 SECRETS = (PASSWORD, PASSWORD.replace(" ", ""), WRONG_PASSWORD, WRONG_PASSWORD.replace(" ", ""))
 WAIT = 7.0  # the fixed retry wait; recorded by the fake sleep, never slept
@@ -68,235 +73,6 @@ HTML_403 = (b"<html><head><title>403 Forbidden</title></head><body><center><h1>4
             b"</h1></center><hr><center>nginx</center>\r\n</body></html>")
 WELL_FORMED_HTML = (b"<!DOCTYPE html>\n<html><head><title>Blocked</title></head>"
                     b"<body><p>Access to xmlrpc.php is blocked by the firewall.</p></body></html>")
-
-
-# --- a WordPress xmlrpc.php stand-in ----------------------------------------------------------
-
-
-def post_type(name: str, label: str, *, public: bool = True) -> dict[str, Any]:
-    """A post type as WordPress's _prepare_post_type gives it."""
-    return {
-        "name": name, "label": label, "hierarchical": False, "public": public,
-        "show_ui": public, "_builtin": name in ("post", "page", "attachment", "revision"),
-        "has_archive": False, "supports": {"title": True, "editor": True},
-        "labels": {"name": label, "singular_name": label.rstrip("s")},
-        "cap": {"edit_posts": f"edit_{name}s"}, "map_meta_cap": True, "menu_position": 5,
-        "menu_icon": "", "show_in_menu": public, "taxonomies": [],
-    }
-
-
-def taxonomy(name: str, label: str, *, public: bool = True) -> dict[str, Any]:
-    """A taxonomy as WordPress's _prepare_taxonomy gives it."""
-    return {
-        "name": name, "label": label, "hierarchical": name == "category", "public": public,
-        "show_ui": public, "_builtin": name in ("category", "post_tag", "post_format"),
-        "labels": {"name": label, "singular_name": label.rstrip("s")},
-        "cap": {"assign_terms": "edit_posts"}, "object_type": ["post"],
-    }
-
-
-WORDPRESS_METHODS = (
-    "system.multicall", "system.listMethods", "system.getCapabilities", "demo.sayHello",
-    "wp.getUsersBlogs", "wp.getPosts", "wp.getPost", "wp.getPostType", "wp.getPostTypes",
-    "wp.getTaxonomy", "wp.getTaxonomies", "wp.getTerm", "wp.getTerms", "wp.getOptions",
-    "mt.supportedMethods", "mt.getCategoryList", "pingback.ping",
-)
-ALL_STATUSES = ("draft", "publish", "future", "pending", "private")  # wp_get_recent_posts
-
-
-@dataclass
-class Scripted:
-    """A plain HTTP answer given, once, instead of XML-RPC to the next request for `method`
-    (None: to the next request whatever it asks)."""
-
-    status: int
-    body: bytes = b""
-    content_type: str = "text/html; charset=UTF-8"
-    method: str | None = None
-
-
-class FakeWordPress:
-    """What xmlrpc.php answers, with its defaults: getPostTypes/getTaxonomies filter
-    public => true unless told otherwise; getPosts gives 10 items of every status unless
-    told otherwise; getTerms hides empty terms unless told otherwise."""
-
-    def __init__(self) -> None:
-        self.endpoint = ""
-        self.username = USERNAME
-        self.password = PASSWORD
-        self.enabled = True  # the xmlrpc_enabled filter
-        self.gzip = False  # compress answers for clients that accept gzip (nginx gzip_types)
-        self.supported = list(WORDPRESS_METHODS)
-        self.forbidden_post_types: set[str] = set()
-        self.post_types = {t["name"]: t for t in (
-            post_type("post", "Posts"), post_type("page", "Pages"),
-            post_type("attachment", "Media"), post_type("book", "Books"),
-            post_type("revision", "Revisions", public=False),
-            post_type("wp_block", "Patterns", public=False),
-        )}
-        self.taxonomies = [
-            taxonomy("category", "Categories"), taxonomy("post_tag", "Tags"),
-            taxonomy("post_format", "Formats"), taxonomy("genre", "Genres"),
-            taxonomy("nav_menu", "Navigation Menus", public=False),
-        ]
-        statuses = ["publish"] * 1234 + ["draft"] * 50 + ["private"] * 3 + ["pending"] * 2
-        random.Random(8).shuffle(statuses)  # drafts between published posts
-        kinds = [("post", s) for s in statuses] + [("page", "publish")] * 7 + [
-            ("page", "draft")] * 2 + [("book", "publish")] * 4 + [("book", "draft")] + [
-            ("attachment", "inherit")] * 9 + [("revision", "inherit")] * 5
-        self.posts = [(number, kind, status) for number, (kind, status) in enumerate(kinds, 1)]
-        self.terms: dict[str, list[int]] = {  # each term's post count
-            "category": [3, 0, 1],
-            "post_tag": [n % 2 for n in range(501)],  # 251 empty ones
-            "genre": [0, 0],
-            "post_format": [1],
-            "nav_menu": [1],
-        }
-        self.script: deque[Scripted] = deque()
-        self.received: list[str] = []  # the method of every request, scripted ones too
-        self.queries: list[tuple[str, tuple[Any, ...]]] = []  # arguments after credentials
-        self.lock = threading.Lock()
-
-    def set_posts(self, post_type: str, published: int, drafts: int = 0) -> None:
-        others = [p for p in self.posts if p[1] != post_type]
-        start = max((p[0] for p in others), default=0) + 1
-        mine = ["publish"] * published + ["draft"] * drafts
-        self.posts = others + [(start + i, post_type, s) for i, s in enumerate(mine)]
-
-    def calls_to(self, method: str) -> list[tuple[Any, ...]]:
-        return [args for name, args in self.queries if name == method]
-
-    # --- the HTTP side ---------------------------------------------------------------------
-
-    def next_scripted(self, method: str) -> Scripted | None:
-        with self.lock:
-            self.received.append(method)
-            if self.script and self.script[0].method in (None, method):
-                return self.script.popleft()
-        return None
-
-    # --- the XML-RPC side (SimpleXMLRPCServer calls _dispatch for every method) ------------
-
-    def _dispatch(self, method: str, params: tuple[Any, ...]) -> Any:
-        if method == "mt.supportedMethods":
-            return list(self.supported)
-        if method not in self.supported:
-            raise xmlrpc.client.Fault(
-                -32601, f"server error. requested method {method} does not exist.")
-        _blog_id, username, password, *args = params
-        with self.lock:
-            self.queries.append((method, tuple(args)))
-        if not self.enabled:
-            raise xmlrpc.client.Fault(405, "XML-RPC services are disabled on this site.")
-        if (username, password) != (self.username, self.password):
-            raise xmlrpc.client.Fault(403, "Incorrect username or password.")
-        handlers: dict[str, Callable[..., Any]] = {
-            "wp.getPostTypes": self.get_post_types, "wp.getTaxonomies": self.get_taxonomies,
-            "wp.getPosts": self.get_posts, "wp.getTerms": self.get_terms,
-        }
-        return handlers[method](*args)
-
-    def get_post_types(self, query: dict[str, Any] | None = None,
-                       fields: list[str] | None = None) -> dict[str, Any]:
-        wanted = {"public": True} if query is None else query
-        return {slug: t for slug, t in self.post_types.items()
-                if all(t.get(key) == value for key, value in wanted.items())}
-
-    def get_taxonomies(self, query: dict[str, Any] | None = None,
-                       fields: list[str] | None = None) -> list[dict[str, Any]]:
-        wanted = {"public": True} if query is None else query
-        return [t for t in self.taxonomies
-                if all(t.get(key) == value for key, value in wanted.items())]
-
-    def get_posts(self, query: dict[str, Any] | None = None,
-                  fields: list[str] | None = None) -> list[dict[str, Any]]:
-        query = query or {}
-        kind = query.get("post_type", "post")
-        if kind not in self.post_types:
-            raise xmlrpc.client.Fault(403, "Invalid post type.")
-        if kind in self.forbidden_post_types:
-            raise xmlrpc.client.Fault(
-                401, "Sorry, you are not allowed to edit posts in this post type.")
-        statuses = query.get("post_status", ALL_STATUSES)
-        if isinstance(statuses, str):
-            statuses = statuses.split(",")
-        ids = sorted(n for n, k, status in self.posts if k == kind and status in statuses)
-        offset, number = int(query.get("offset", 0)), int(query.get("number", 10))
-        page = ids[offset:offset + number]
-        if fields is not None and fields == ["post_id"]:
-            return [{"post_id": str(n)} for n in page]
-        return [{"post_id": str(n), "post_type": kind, "post_title": f"Item {n}"} for n in page]
-
-    def get_terms(self, name: str, query: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        if name not in {t["name"] for t in self.taxonomies}:
-            raise xmlrpc.client.Fault(403, "Invalid taxonomy.")
-        query = query or {}
-        rows = list(enumerate(self.terms.get(name, []), 1))
-        if query.get("hide_empty", True):
-            rows = [(n, count) for n, count in rows if count > 0]
-        offset = int(query.get("offset", 0))
-        number = int(query["number"]) if query.get("number") else len(rows)
-        return [{"term_id": str(n), "name": f"{name} {n}", "slug": f"{name}-{n}",
-                 "taxonomy": name, "term_group": "0", "term_taxonomy_id": str(n),
-                 "description": "", "parent": "0", "count": count}
-                for n, count in rows[offset:offset + number]]
-
-
-class _Handler(SimpleXMLRPCRequestHandler):
-    rpc_paths = ("/xmlrpc.php",)
-
-    def do_POST(self) -> None:
-        fake: FakeWordPress = self.server.fake  # type: ignore[attr-defined]
-        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        try:
-            method = xmlrpc.client.loads(body)[1] or "?"
-        except Exception:  # noqa: BLE001 - not XML-RPC: still recorded
-            method = "?"
-        answer = fake.next_scripted(method)
-        if answer is not None:
-            self.send_response(answer.status)
-            self.send_header("Content-Type", answer.content_type)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            self.wfile.write(answer.body)
-            return
-        self.encode_threshold = 0 if fake.gzip else None  # type: ignore[assignment]
-        socket_file, self.rfile = self.rfile, io.BytesIO(body)
-        try:
-            super().do_POST()
-        finally:
-            self.rfile = socket_file
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
-        pass
-
-
-class _ThreadedXmlrpcServer(socketserver.ThreadingMixIn, SimpleXMLRPCServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeWordPress, context: ssl.SSLContext | None):
-        super().__init__(("127.0.0.1", 0), requestHandler=_Handler, logRequests=False,
-                         allow_none=True)
-        self.fake = fake
-        if context is not None:
-            self.socket = context.wrap_socket(self.socket, server_side=True)
-        self.register_instance(fake)
-
-
-@contextlib.contextmanager
-def serving(fake: FakeWordPress, context: ssl.SSLContext | None = None) -> Iterator[str]:
-    """Runs the stand-in on 127.0.0.1; yields its xmlrpc.php URL."""
-    server = _ThreadedXmlrpcServer(fake, context)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    scheme = "https" if context else "http"
-    try:
-        yield f"{scheme}://127.0.0.1:{server.server_address[1]}/xmlrpc.php"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture
@@ -374,7 +150,22 @@ def reader_for(endpoint: str, waits: list[float], *, max_attempts: int = 3,
                **site: Any) -> XmlrpcReader:
     policy = RetryPolicy(max_attempts=max_attempts, max_seconds=3600.0,
                          wait=tenacity.wait_fixed(WAIT), sleep=waits.append)
-    return XmlrpcReader(site_for(endpoint, **site), endpoint, policy, LOG)
+    config = site_for(endpoint, **site)
+    http = HttpClient(new_session(), timeout=config.wordpress.timeout,
+                      verify=config.wordpress.verify, policy=policy, log=LOG)
+    return XmlrpcReader(config, endpoint, http, LOG)
+
+
+def read(reader: XmlrpcReader) -> SiteStructure:
+    """Every public type and taxonomy XML-RPC lists, counted (the site reader adds the
+    exclusions: see test_reader.py)."""
+    post_types, taxonomies = reader.list_public()
+    return SiteStructure(
+        post_types=tuple(ContentType(t.slug, t.label, reader.count_published(t.slug))
+                         for t in post_types),
+        taxonomies=tuple(ContentType(t.slug, t.label, reader.count_terms(t.slug))
+                         for t in taxonomies),
+        read_at=datetime.now(UTC), source=f"XML-RPC at {reader.endpoint}")
 
 
 @pytest.fixture
@@ -390,9 +181,9 @@ def assert_no_secret(*texts: str) -> None:
 
 
 def failure(reader: XmlrpcReader, kind: type[Exception]) -> Exception:
-    """The error `reader.read()` raises; its message and repr must not hold a password."""
+    """The error `read(reader)` raises; its message and repr must not hold a password."""
     with pytest.raises(kind) as caught:
-        reader.read()
+        read(reader)
     assert_no_secret(str(caught.value), repr(caught.value))
     return caught.value
 
@@ -408,14 +199,24 @@ def no_password_in_log_records(caplog: pytest.LogCaptureFixture) -> Iterator[Non
         assert_no_secret(text)
 
 
+PUBLIC_TYPES = {"post": "Posts", "page": "Pages", "attachment": "Media", "book": "Books"}
+
+
+def labels(items: list[Listed]) -> dict[str, str]:
+    return {item.slug: item.label for item in items}
+
+
 def as_dicts(structure: SiteStructure) -> tuple[dict[str, tuple[str, int]], ...]:
     return tuple({t.slug: (t.label, t.count) for t in part}
                  for part in (structure.post_types, structure.taxonomies))
 
 
-EXPECTED_TYPES = {"post": ("Posts", 1234), "page": ("Pages", 7), "book": ("Books", 4)}
+# Everything public: attachments are 'inherit', never published; excluding them (and
+# post_format) is the site reader's job.
+EXPECTED_TYPES = {"post": ("Posts", 1234), "page": ("Pages", 7), "attachment": ("Media", 0),
+                  "book": ("Books", 4)}
 EXPECTED_TAXONOMIES = {"category": ("Categories", 3), "post_tag": ("Tags", 501),
-                       "genre": ("Genres", 2)}
+                       "post_format": ("Formats", 1), "genre": ("Genres", 2)}
 
 
 # --- python-wordpress-xmlrpc on this Python: collections.Iterable ---------------------------
@@ -448,13 +249,13 @@ def test_library_client_lists_taxonomies_over_the_wire(wp: FakeWordPress) -> Non
     assert names == ["category", "post_tag", "post_format", "genre"]
 
 
-# --- XmlrpcReader.read() ------------------------------------------------------------------
+# --- listing and counting ------------------------------------------------------------------
 
 
 def test_read_public_types_and_taxonomies_with_labels_and_counts(
     wp: FakeWordPress, waits: list[float]
 ) -> None:
-    structure = reader_for(wp.endpoint, waits).read()
+    structure = read(reader_for(wp.endpoint, waits))
     assert as_dicts(structure) == (EXPECTED_TYPES, EXPECTED_TAXONOMIES)
     assert structure.source == f"XML-RPC at {wp.endpoint}"
     assert structure.read_at.tzinfo is not None
@@ -489,26 +290,32 @@ def test_terms_are_counted_with_empty_ones_in_pages(wp: FakeWordPress, waits: li
         ("post_tag", False, 500, 0), ("post_tag", False, 500, 500), ("genre", False, 500, 0)]
 
 
-def test_exclude_lists_are_respected_and_not_counted(
+def read_site(endpoint: str, waits: list[float], **site: Any) -> SiteStructure:
+    """The whole read of a site with `xmlrpc: always`, as `sync` does it."""
+    policy = RetryPolicy(max_attempts=3, max_seconds=3600.0, wait=tenacity.wait_fixed(WAIT),
+                         sleep=waits.append)
+    return read_structure(site_for(endpoint, **site), policy, LOG)
+
+
+def test_the_site_reader_excludes_before_counting(
     wp: FakeWordPress, waits: list[float]
 ) -> None:
-    reader = reader_for(wp.endpoint, waits, exclude_post_types=("attachment", "page"),
-                        exclude_taxonomies=("post_format", "post_tag"))
-    post_types, taxonomies = as_dicts(reader.read())
+    structure = read_site(wp.endpoint, waits, exclude_post_types=("attachment", "page"),
+                          exclude_taxonomies=("post_format", "post_tag"))
+    post_types, taxonomies = as_dicts(structure)
     assert post_types == {"post": ("Posts", 1234), "book": ("Books", 4)}
     assert taxonomies == {"category": ("Categories", 3), "genre": ("Genres", 2)}
     assert {args[0]["post_type"] for args in wp.calls_to("wp.getPosts")} == {"post", "book"}
     assert {args[0] for args in wp.calls_to("wp.getTerms")} == {"category", "genre"}
+    assert structure.source == f"XML-RPC at {wp.endpoint}"
 
 
-def test_empty_exclude_lists_keep_attachment_and_post_format(
+def test_the_site_reader_excludes_attachment_and_post_format_by_default(
     wp: FakeWordPress, waits: list[float]
 ) -> None:
-    reader = reader_for(wp.endpoint, waits, exclude_post_types=(), exclude_taxonomies=())
-    post_types, taxonomies = as_dicts(reader.read())
-    assert post_types["attachment"] == ("Media", 0)  # attachments are 'inherit', not published
-    assert taxonomies["post_format"] == ("Formats", 1)
-    assert "revision" not in post_types and "nav_menu" not in taxonomies
+    post_types, taxonomies = as_dicts(read_site(wp.endpoint, waits))
+    assert post_types == {k: v for k, v in EXPECTED_TYPES.items() if k != "attachment"}
+    assert taxonomies == {k: v for k, v in EXPECTED_TAXONOMIES.items() if k != "post_format"}
 
 
 def test_calls_counts_every_request_including_supported_methods(
@@ -516,23 +323,25 @@ def test_calls_counts_every_request_including_supported_methods(
 ) -> None:
     reader = reader_for(wp.endpoint, waits)
     assert reader.calls == 0  # the constructor of the reader sends nothing
-    reader.read()
-    # mt.supportedMethods + getPostTypes + getTaxonomies
-    # + getPosts: post 3, page 1, book 1 + getTerms: category 1, post_tag 2, genre 1
-    assert reader.calls == 12
-    assert len(wp.received) == 12
+    read(reader)
+    # mt.supportedMethods + getPostTypes + getTaxonomies + getPosts: post 3, page 1,
+    # attachment 1, book 1 + getTerms: category 1, post_tag 2, post_format 1, genre 1
+    assert reader.calls == 14
+    assert len(wp.received) == 14
     assert wp.received.count("mt.supportedMethods") == 1
     assert wp.received[0] == "mt.supportedMethods"
 
 
-def test_calls_match_requests_when_the_first_request_is_retried(
+def test_a_retried_call_is_one_call_and_every_try_one_request(
     wp: FakeWordPress, waits: list[float]
 ) -> None:
     wp.script.extend([Scripted(503, HTML_PAGE), Scripted(503, HTML_PAGE)])
     reader = reader_for(wp.endpoint, waits)
     reader.list_public()
     assert wp.received == ["mt.supportedMethods"] * 3 + ["wp.getPostTypes", "wp.getTaxonomies"]
-    assert reader.calls == len(wp.received)
+    assert reader.calls == 3
+    assert reader.http.requests_sent == len(wp.received) == 5
+    assert waits == [WAIT, WAIT]
 
 
 # --- transport: timeout, TLS, size cap, compression -----------------------------------------
@@ -563,7 +372,7 @@ def test_tls_with_the_configured_ca_bundle(
     fake = FakeWordPress()
     with serving(fake, tls_context(certificate)) as endpoint:
         assert endpoint.startswith("https://")
-        structure = reader_for(endpoint, waits, verify=str(certificate[0])).read()
+        structure = read(reader_for(endpoint, waits, verify=str(certificate[0])))
     assert as_dicts(structure) == (EXPECTED_TYPES, EXPECTED_TAXONOMIES)
 
 
@@ -573,7 +382,7 @@ def test_tls_verify_off_accepts_the_self_signed_certificate(
     fake = FakeWordPress()
     with serving(fake, tls_context(certificate)) as endpoint:
         post_types, _ = reader_for(endpoint, waits, verify=False).list_public()
-    assert post_types == {"post": "Posts", "page": "Pages", "book": "Books"}
+    assert labels(post_types) == PUBLIC_TYPES
 
 
 def test_tls_default_verify_rejects_a_self_signed_certificate_without_retrying(
@@ -581,8 +390,8 @@ def test_tls_default_verify_rejects_a_self_signed_certificate_without_retrying(
 ) -> None:
     fake = FakeWordPress()
     with serving(fake, tls_context(certificate)) as endpoint:
-        exc = failure(reader_for(endpoint, waits), WordPressError)
-    assert not isinstance(exc, TransientError)
+        exc = failure(reader_for(endpoint, waits), TlsError)
+    assert exc.kind == "self-signed"
     assert "TLS" in str(exc) and endpoint in str(exc)
     assert waits == []
     assert fake.received == []  # no request got through the handshake
@@ -594,7 +403,7 @@ def test_an_answer_over_the_size_cap_is_not_read(
 ) -> None:
     streamer = Streamer(HUGE, declare_length=declare_length)
     with raw_server(streamer) as server:
-        exc = failure(reader_for(server.url_for("xmlrpc.php"), waits), XmlrpcUnavailable)
+        exc = failure(reader_for(server.url_for("xmlrpc.php"), waits), ResponseTooLarge)
         sent_when_refused = streamer.sent
     assert "larger than" in str(exc)
     assert sent_when_refused < HUGE - MAX_RESPONSE_BYTES
@@ -604,14 +413,14 @@ def test_an_answer_over_the_size_cap_is_not_read(
 def test_an_error_answer_over_the_size_cap_is_not_read(waits: list[float]) -> None:
     streamer = Streamer(HUGE, declare_length=True, status=403)
     with raw_server(streamer) as server:
-        failure(reader_for(server.url_for("xmlrpc.php"), waits), XmlrpcUnavailable)
+        failure(reader_for(server.url_for("xmlrpc.php"), waits), ResponseTooLarge)
         sent_when_refused = streamer.sent
     assert sent_when_refused < HUGE - MAX_RESPONSE_BYTES
 
 
 def test_a_gzip_compressed_answer_is_read(wp: FakeWordPress, waits: list[float]) -> None:
     wp.gzip = True
-    structure = reader_for(wp.endpoint, waits).read()
+    structure = read(reader_for(wp.endpoint, waits))
     assert as_dicts(structure) == (EXPECTED_TYPES, EXPECTED_TAXONOMIES)
 
 
@@ -641,7 +450,7 @@ def test_fault_401_on_a_post_type_is_not_retried(wp: FakeWordPress, waits: list[
     assert isinstance(exc, CredentialsRejected)
     assert "sites[0].wordpress" in str(exc)
     assert waits == []
-    assert len(wp.calls_to("wp.getPosts")) == 3 + 1 + 1  # post, page, then book once
+    assert len(wp.calls_to("wp.getPosts")) == 3 + 1 + 1 + 1  # post, page, attachment, book
 
 
 def test_a_method_missing_from_supported_methods(wp: FakeWordPress, waits: list[float]) -> None:
@@ -684,7 +493,7 @@ def test_a_well_formed_html_page_is_unavailable(wp: FakeWordPress, waits: list[f
 
 def test_503_twice_then_success(wp: FakeWordPress, waits: list[float]) -> None:
     wp.script.extend([Scripted(503, HTML_PAGE), Scripted(503, HTML_PAGE)])
-    structure = reader_for(wp.endpoint, waits).read()
+    structure = read(reader_for(wp.endpoint, waits))
     assert as_dicts(structure) == (EXPECTED_TYPES, EXPECTED_TAXONOMIES)
     assert waits == [WAIT, WAIT]
     assert wp.received[:4] == ["mt.supportedMethods"] * 3 + ["wp.getPostTypes"]
@@ -729,6 +538,7 @@ def test_connection_reset_is_transient(waits: list[float]) -> None:
         reader = reader_for(server.url_for("xmlrpc.php"), waits, max_attempts=2)
         exc = failure(reader, TransientError)
     assert "gave up after 2 tries" in str(exc)
+    assert "reset" in str(exc)
     assert waits == [WAIT]
 
 
@@ -782,7 +592,7 @@ def test_xmlrpc_endpoint_found_by_the_reader_is_used(wp: FakeWordPress, waits: l
     page = home(headers={"x-pingback": wp.endpoint}, url="http://127.0.0.1:1/")
     endpoint = xmlrpc_endpoint("http://127.0.0.1:1/", page, {origin_of(wp.endpoint)})
     post_types, _ = reader_for(endpoint, waits).list_public()
-    assert post_types == {"post": "Posts", "page": "Pages", "book": "Books"}
+    assert labels(post_types) == PUBLIC_TYPES
 
 
 # --- a proxy from the environment, as the REST requests use it ------------------------------
@@ -823,6 +633,6 @@ def test_xmlrpc_goes_through_the_environment_proxy(
     finally:
         proxy.shutdown()
         proxy.server_close()
-    assert post_types == {"post": "Posts", "page": "Pages", "book": "Books"}
+    assert labels(post_types) == PUBLIC_TYPES
     assert proxy.lines  # type: ignore[attr-defined]
     assert all(line.startswith(f"POST {wp.endpoint} ") for line in proxy.lines)  # type: ignore[attr-defined]

@@ -1,0 +1,262 @@
+"""Read one site: which way (REST, XML-RPC, or both), what is public, what to count.
+
+`wordpress.xmlrpc` in the config decides the way:
+- `never`: REST only; xmlrpc.php is never touched.
+- `always`: XML-RPC only (credentials required).
+- `auto` (default): without credentials, REST only (and the log says once that
+  types registered without REST cannot be seen). With credentials, REST and
+  XML-RPC's lists are asked at once: XML-RPC's `wp.getPostTypes` is the
+  authority on which types are public (WordPress's `public` flag) and on their
+  labels, and adds the types REST does not list; REST counts what it lists.
+  When REST is unreachable, refused or not there, XML-RPC reads the whole site;
+  when XML-RPC cannot be used, REST's `viewable` decides, and the log says so.
+
+Excluded types and types that are not public are never counted. Every request
+of the read shares the site's deadline (`wordpress.deadline`) and its cap on
+requests in flight (`wordpress.max_connections`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from agent.config import SiteConfig
+from agent.deadline import Deadline
+from agent.errors import (
+    DeadlineExceeded,
+    HttpError,
+    RestAccessDenied,
+    RestApiNotFound,
+    TlsError,
+    WordPressError,
+    WordPressTlsError,
+    WordPressTooSlow,
+    WordPressUnreachable,
+)
+from agent.http import HttpClient, Log, new_session, origin_of, tls_advice
+from agent.retry import RetryPolicy
+from agent.structure import ContentType, SiteStructure
+from agent.text import printable
+from agent.wordpress.discovery import Discovery
+from agent.wordpress.rest import BY_VIEWABLE, Listed, RestListing, RestReader
+from agent.wordpress.xmlrpc import XmlrpcReader
+
+T = TypeVar("T")
+POST_TYPE, TAXONOMY = "post type", "taxonomy"
+
+_told: set[tuple[str, str]] = set()  # (site, what): things said once per process
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """What will be in the payload, and where each count comes from."""
+
+    post_types: list[Listed]
+    taxonomies: list[Listed]
+
+
+def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log,
+                   on_request: Callable[[str], None] | None = None) -> SiteStructure:
+    """The site's public post types and taxonomies, with counts; raise WordPressError."""
+    wp = site.wordpress
+    deadline = Deadline.after(wp.deadline,
+                              f"{site.key_path}.wordpress.deadline ({wp.deadline:g} s)")
+    credentials = (wp.username, wp.app_password.reveal()) if wp.has_credentials else None
+    with new_session(wp.max_connections) as session, ThreadPoolExecutor(
+            wp.max_connections + 1, thread_name_prefix=f"wp-{site.name}") as pool:
+        http = HttpClient(session, timeout=wp.timeout, verify=wp.verify, policy=policy,
+                          log=log, deadline=deadline, auth=credentials,
+                          auth_origins={origin_of(wp.url)}, max_in_flight=wp.max_connections,
+                          on_response=on_request)
+        read = _SiteRead(site, http, pool, log)
+        with _as_wordpress_errors(site):
+            return read.run()
+
+
+class _SiteRead:
+    def __init__(self, site: SiteConfig, http: HttpClient, pool: ThreadPoolExecutor, log: Log):
+        self.site = site
+        self.http = http
+        self.pool = pool
+        self.log = log
+        self.discovery = Discovery(site, http, log)
+        self.rest = RestReader(site, http, self.in_parallel, log)
+        self._xmlrpc: XmlrpcReader | None = None
+
+    @property
+    def xmlrpc(self) -> XmlrpcReader:
+        if self._xmlrpc is None:
+            self._xmlrpc = XmlrpcReader(self.site, self.discovery.xmlrpc_endpoint(), self.http,
+                                        self.log)
+        return self._xmlrpc
+
+    def in_parallel(self, calls: Sequence[Callable[[], T]]) -> list[T]:
+        """Run calls on the read's pool; results in order; the first error raised."""
+        futures = [self.pool.submit(call) for call in calls]
+        return [future.result() for future in futures]
+
+    # --- the decision table ----------------------------------------------------
+
+    def run(self) -> SiteStructure:
+        mode = self.site.wordpress.xmlrpc
+        has_credentials = self.site.wordpress.has_credentials
+        self.discovery.fetch_home_page()
+        if mode == "always":
+            return self._all_over_xmlrpc(None, why="wordpress.xmlrpc is 'always'")
+        xmlrpc_listing = None
+        if mode == "auto" and has_credentials:
+            xmlrpc_listing = self.pool.submit(self.xmlrpc.list_public)
+        try:
+            with _as_wordpress_errors(self.site):
+                listing = self.rest.find_and_list(self.discovery.api_roots())
+        except (RestApiNotFound, RestAccessDenied, WordPressUnreachable) as rest_error:
+            if xmlrpc_listing is None:
+                raise
+            try:
+                return self._all_over_xmlrpc(xmlrpc_listing, why=f"REST failed: {rest_error}")
+            except (WordPressError, HttpError) as xmlrpc_error:
+                raise WordPressError(f"{rest_error}; and XML-RPC could not be used either: "
+                                     f"{xmlrpc_error}") from None
+        if xmlrpc_listing is None:
+            self._say_how_public_is_judged(listing, mode)
+            return self._counted(self._rest_only(listing), listing.root)
+        try:
+            authority = xmlrpc_listing.result()
+        except (WordPressError, HttpError) as exc:
+            self.log.warning("XML-RPC could not be used (%s): which post types are public is "
+                             "judged by REST's `viewable`, and types registered without REST "
+                             "(show_in_rest => false) cannot be seen", exc)
+            return self._counted(self._rest_only(listing), listing.root)
+        chosen = self._by_authority(listing, authority)
+        return self._counted(chosen, listing.root, with_xmlrpc=True)
+
+    def _rest_only(self, listing: RestListing) -> _Chosen:
+        return _Chosen([t for t in listing.post_types if t.public],
+                       [t for t in listing.taxonomies if t.public])
+
+    def _by_authority(self, listing: RestListing,
+                      authority: tuple[list[Listed], list[Listed]]) -> _Chosen:
+        """XML-RPC says what is public and its label; REST's route counts where it lists."""
+        chosen = []
+        for rest_items, public in zip((listing.post_types, listing.taxonomies), authority,
+                                      strict=True):
+            routes = {item.slug: item.route for item in rest_items}
+            disagree = [item for item in rest_items
+                        if item.judged_by == BY_VIEWABLE
+                        and item.public != any(p.slug == item.slug for p in public)]
+            if disagree:
+                self.log.info("WordPress's public flag overrules REST's `viewable` for: %s",
+                              ", ".join(f"{printable(i.slug)} ({'not ' if i.public else ''}"
+                                        "public)" for i in disagree))
+            chosen.append([replace(item, route=routes.get(item.slug)) for item in public])
+        return _Chosen(chosen[0], chosen[1])
+
+    def _all_over_xmlrpc(self, listing: Future[tuple[list[Listed], list[Listed]]] | None,
+                         *, why: str) -> SiteStructure:
+        with _as_wordpress_errors(self.site):
+            post_types, taxonomies = (listing.result() if listing is not None
+                                      else self.xmlrpc.list_public())
+            structure = self._counted(_Chosen(post_types, taxonomies), None, with_xmlrpc=True)
+        self.log.info("read over XML-RPC at %s (%d calls), because %s", self.xmlrpc.endpoint,
+                      self.xmlrpc.calls, why)
+        return structure
+
+    # --- counting --------------------------------------------------------------
+
+    def _counted(self, chosen: _Chosen, root: str | None, *,
+                 with_xmlrpc: bool = False) -> SiteStructure:
+        post_types = [t for t in chosen.post_types
+                      if t.slug not in self.site.exclude_post_types]
+        taxonomies = [t for t in chosen.taxonomies
+                      if t.slug not in self.site.exclude_taxonomies]
+        jobs = [(POST_TYPE, t) for t in post_types] + [(TAXONOMY, t) for t in taxonomies]
+        over_rest = [(kind, t) for kind, t in jobs if root is not None and t.route is not None]
+        over_xmlrpc = [(kind, t) for kind, t in jobs if (kind, t) not in over_rest]
+
+        def count_over_xmlrpc() -> dict[tuple[str, str], int]:
+            # One call after another: the XML-RPC client is not thread-safe.
+            return {(kind, t.slug): self._count_over_xmlrpc(kind, t.slug)
+                    for kind, t in over_xmlrpc}
+
+        calls: list[Callable[[], dict[tuple[str, str], int]]] = [
+            lambda kind=kind, t=t: {(kind, t.slug): self.rest.count(root, t)}
+            for kind, t in over_rest]
+        if over_xmlrpc:
+            calls.append(count_over_xmlrpc)
+        counts: dict[tuple[str, str], int] = {}
+        for part in self.in_parallel(calls):
+            counts.update(part)
+        if over_xmlrpc and root is not None:
+            self.log.info("XML-RPC at %s adds what REST does not list: %s", self.xmlrpc.endpoint,
+                          ", ".join(f"{printable(t.slug)} ({counts[kind, t.slug]})"
+                                    for kind, t in over_xmlrpc))
+        sources = ([f"REST at {root}"] if root is not None else []) + (
+            [f"XML-RPC at {self.xmlrpc.endpoint}"] if with_xmlrpc else [])
+        structure = SiteStructure(
+            post_types=tuple(ContentType(t.slug, t.label, counts[POST_TYPE, t.slug])
+                             for t in post_types),
+            taxonomies=tuple(ContentType(t.slug, t.label, counts[TAXONOMY, t.slug])
+                             for t in taxonomies),
+            read_at=datetime.now(UTC).replace(microsecond=0),
+            source=" and ".join(sources),
+            requests=self.http.requests_sent,
+        )
+        self.log.info("WordPress lists %d public post types and %d public taxonomies (%s, "
+                      "%d requests)", len(structure.post_types), len(structure.taxonomies),
+                      structure.source, structure.requests)
+        return structure
+
+    def _count_over_xmlrpc(self, kind: str, slug: str) -> int:
+        if kind == POST_TYPE:
+            return self.xmlrpc.count_published(slug)
+        return self.xmlrpc.count_terms(slug)
+
+    # --- what the log says once ------------------------------------------------
+
+    def _say_how_public_is_judged(self, listing: RestListing, mode: str) -> None:
+        if not self.site.wordpress.has_credentials:
+            self._once("no-credentials",
+                       "no WordPress credentials: post types and taxonomies registered without "
+                       f"REST cannot be seen (XML-RPC needs {self.site.key_path}.wordpress."
+                       "username and app_password), and which post types are public is judged "
+                       "by WordPress's list of internal types")
+        elif any(t.judged_by == BY_VIEWABLE for t in listing.post_types):
+            self._once("viewable",
+                       f"wordpress.xmlrpc is '{mode}': which post types are public is judged by "
+                       "REST's `viewable` (a type registered public => false, "
+                       "publicly_queryable => true is listed), and types registered without "
+                       "REST cannot be seen")
+
+    def _once(self, what: str, message: str) -> None:
+        if (self.site.name, what) not in _told:
+            _told.add((self.site.name, what))
+            self.log.info("%s", message)
+
+
+class _as_wordpress_errors:
+    """The HTTP stack's errors as WordPressErrors that say what to do."""
+
+    def __init__(self, site: SiteConfig):
+        self.site = site
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: Any) -> bool:
+        url = self.site.wordpress.url
+        where = f"{self.site.key_path}.wordpress"
+        if isinstance(exc, TlsError):
+            raise WordPressTlsError(f"cannot read WordPress at {url}: {exc}. "
+                                    f"{tls_advice(exc.kind, where).capitalize()}") from None
+        if isinstance(exc, DeadlineExceeded):
+            raise WordPressTooSlow(
+                f"gave up reading WordPress at {url}: {exc}. If the site is slow but working, "
+                f"raise {where}.deadline") from None
+        if isinstance(exc, HttpError):
+            raise WordPressUnreachable(f"cannot read WordPress at {url}: {exc}. Check "
+                                       f"{where}.url and that the site is up") from None
+        return False
