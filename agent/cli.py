@@ -22,6 +22,7 @@ from agent.errors import AgentError, ConfigError, LockHeld
 from agent.logs import mask_secrets, set_level, setup_logging, site_log
 from agent.state import SiteState, StateStore
 from agent.sync import PassOptions, SiteResult, run_pass
+from agent.text import printable
 
 EXIT_OK = 0
 EXIT_SITE_FAILED = 1
@@ -129,7 +130,7 @@ def _sync(args: argparse.Namespace, config: Config) -> int:
     elif args.dry_run:
         for result in results:
             if result.ok:
-                print(f"# {result.site} ({result.source})")
+                print(f"# {result.site} ({printable(result.source or '')})")
                 _print_json(result.payload)
     return _exit_status(results)
 
@@ -191,12 +192,14 @@ def _result_json(result: SiteResult) -> dict[str, Any]:
 
 def _connect_summary(result: SiteResult) -> str:
     if not result.ok:
-        return f"{result.site}: FAILED: {result.error}"
+        return f"{result.site}: FAILED: {printable(result.error or '')}"
     payload = result.payload or {}
-    types = ", ".join(f"{slug} ({e['count']})" for slug, e in payload["post_types"].items())
-    taxonomies = ", ".join(f"{slug} ({e['count']})" for slug, e in payload["taxonomies"].items())
+    types = ", ".join(f"{printable(slug)} ({e['count']})"
+                      for slug, e in payload["post_types"].items())
+    taxonomies = ", ".join(f"{printable(slug)} ({e['count']})"
+                           for slug, e in payload["taxonomies"].items())
     return (
-        f"{result.site}: connected — WordPress read over {result.source}; "
+        f"{result.site}: connected — WordPress read over {printable(result.source or '')}; "
         f"pushed to IGNY8 integration {result.integration_id}\n"
         f"  post types: {types or '(none)'}\n"
         f"  taxonomies: {taxonomies or '(none)'}"
@@ -211,7 +214,7 @@ def _status_line(name: str, entry: dict[str, Any]) -> str:
                 f"and {entry['taxonomies_count']} taxonomies pushed to integration "
                 f"{entry['integration_id']}")
     return (f"{name}: FAILING at {entry['last_attempt']} (last success: "
-            f"{entry['last_success'] or 'never'}): {entry['last_error']}")
+            f"{entry['last_success'] or 'never'}): {printable(entry['last_error'])}")
 
 
 def _print_json(value: Any) -> None:

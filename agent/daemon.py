@@ -39,6 +39,7 @@ log = site_log("agent", "agent.daemon")
 
 STOP_GRACE_SECONDS = 6.0  # the contract allows 10 s from SIGTERM to exit; keep a margin
 DAILY, RETRY_FAILED, WATCHDOG = "daily", "retry-failed", "watchdog"
+STALL_MARGIN_SECONDS = 60.0
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Daemon:
         self.progress = PassProgress()
         self.idle = threading.Event()
         self.idle.set()
+        self._stalled_said = False
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1), WATCHDOG: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -77,8 +79,9 @@ class Daemon:
         self.scheduler.add_job(self._pass, args=[None, "start-up"], id="start-up")
         self.scheduler.start()
         if self.notifier.watchdog_seconds:
-            self.scheduler.add_job(self.notifier.watchdog, IntervalTrigger(
-                seconds=self.notifier.watchdog_seconds), id=WATCHDOG, executor=WATCHDOG)
+            self.scheduler.add_job(self._watchdog, IntervalTrigger(
+                seconds=self.notifier.watchdog_seconds, timezone=UTC), id=WATCHDOG,
+                executor=WATCHDOG)
             self.notifier.watchdog()
         self.notifier.ready(f"running; {len(self.config.sites)} site(s); first pass now")
         log.info("started: %d site(s), schedule %r in %s, next run %s",
@@ -134,8 +137,11 @@ class Daemon:
             self._pass, DailyCron(schedule.cron, schedule.timezone, schedule.jitter_seconds),
             args=[None, "scheduled"], id=DAILY, replace_existing=True,
         )
+        # The interval trigger asks tzlocal for the local zone unless given one, and
+        # tzlocal fails on a POSIX TZ such as "IST-5:30": every trigger gets UTC.
         self.scheduler.add_job(
-            self._retry_failed, IntervalTrigger(seconds=schedule.retry_failed_every),
+            self._retry_failed,
+            IntervalTrigger(seconds=schedule.retry_failed_every, timezone=UTC),
             id=RETRY_FAILED, replace_existing=True,
         )
 
@@ -163,6 +169,21 @@ class Daemon:
                     "missed the run of %s (last success %s); the start-up pass covers it",
                     missed.isoformat(), last.last_success)
 
+    # --- the watchdog ------------------------------------------------------------
+
+    def _watchdog(self) -> None:
+        """Tell systemd the daemon is alive, unless a pass has stopped making progress:
+        then systemd's watchdog restarts it."""
+        if self.idle.is_set() or self.progress.quiet_for() < stall_limit(self.config):
+            self._stalled_said = False
+            self.notifier.watchdog()
+            return
+        if not self._stalled_said:
+            self._stalled_said = True
+            log.error("the pass over %s has made no progress for %.0f s: no longer answering "
+                      "systemd's watchdog, so that it restarts the daemon",
+                      self.progress.site or "the sites", self.progress.quiet_for())
+
     # --- passes ----------------------------------------------------------------
 
     def _retry_failed(self) -> None:
@@ -184,6 +205,7 @@ class Daemon:
                                   progress=self.progress)
             log.info("%s pass over %s", reason, ", ".join(site_names) if site_names else
                      "every site")
+            self.progress.touch()
             results = run_pass(config, options)
         except LockHeld as exc:
             log.warning("skipped the %s pass: %s", reason, exc)
@@ -226,6 +248,15 @@ class Daemon:
         if changed:
             self.scheduler.add_job(self._pass, args=[changed, "reload"])
         self.notifier.ready(f"running; {len(new.sites)} site(s); next run {self._next_run()}")
+
+
+def stall_limit(config: Config) -> float:
+    """How long a pass may go without any activity before it counts as hung: longer than
+    any one request may take (its timeout bounds it), with a margin."""
+    timeouts = [site.wordpress.timeout for site in config.sites]
+    if config.backend is not None:
+        timeouts.append(config.backend.timeout)
+    return max(timeouts, default=30.0) + STALL_MARGIN_SECONDS
 
 
 def _parse_time(text: str) -> datetime:

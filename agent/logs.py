@@ -10,6 +10,7 @@ import warnings
 from urllib3.exceptions import InsecureRequestWarning
 
 from agent.secret import redact
+from agent.text import printable
 
 AGENT = "agent"  # the "site" shown on lines that concern no single site
 
@@ -39,10 +40,14 @@ class _RedactSecrets(logging.Filter):
 
 
 class _SiteFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
+    """`[site] message`, the message made one printable line (control characters from a
+    peer, such as a slug with terminal escapes or a newline, are shown as escapes)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
         if not hasattr(record, "site"):
             record.site = AGENT
-        return super().format(record)
+        record.message = printable(record.message)
+        return super().formatMessage(record)
 
 
 def setup_logging(level: str = "info") -> None:
@@ -59,7 +64,7 @@ def setup_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     set_level(level)
-    # urllib3 logs full request lines at debug; ours (transport.py) are enough.
+    # urllib3 logs full request lines at debug; ours (http.py) are enough.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     # APScheduler logs every job run at info; the daemon logs its passes itself.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -77,7 +77,7 @@ class StateStore:
             return {}
         except OSError as exc:
             raise StateError(f"cannot read {self.path}: {exc.strerror}") from None
-        except ValueError:
+        except (ValueError, RecursionError):
             log.warning("%s is not valid JSON; starting from an empty state", self.path)
             return {}
         sites = raw.get("sites") if isinstance(raw, dict) else None
