@@ -112,6 +112,7 @@ def test_expected_has_the_fixtures(servers: WordPressServers) -> None:
     book = expected["post_types"]["book"]
     assert book == {
         "label": "Bücher — 本",
+        "registered_label": "Bücher — 本",
         "count": 3,
         "show_in_rest": True,
         "rest_base": "books",

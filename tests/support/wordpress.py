@@ -1,8 +1,13 @@
 """Throw-away WordPress sites for the igny8-agent tests.
 
 One private MariaDB server and one ``php -S`` server per site variant, all
-living under a work directory. Uses Debian's ``wordpress`` package as the source
-of the WordPress files (see ``tests/wordpress/install-debian-packages.sh``).
+living under a work directory. A variant's ``core`` says which WordPress files it
+runs: ``"debian"`` is Debian's ``wordpress`` package (6.1; see
+``tests/wordpress/install-debian-packages.sh``), ``"6.5"``, ``"6.6"`` and ``"6.7"``
+are WordPress Playground's builds from the npm package
+``@wp-playground/wordpress-builds``, unpacked by
+``tests/wordpress/install-wordpress-builds.py`` into ``BUILDS_DIR``. Every core
+runs the same way: Debian's php-cli, the shared MariaDB, application passwords.
 
     with WordPressServers(tmp_path) as servers:
         site = servers.site("main")
@@ -31,8 +36,16 @@ from pathlib import Path
 from types import TracebackType
 
 FIXTURE_DIR = Path(__file__).resolve().parent.parent / "wordpress"
+REPO_DIR = FIXTURE_DIR.parent.parent
 DEBIAN_WORDPRESS = Path("/usr/share/wordpress")
 INSTALL_HINT = "run tests/wordpress/install-debian-packages.sh as root"
+BUILDS_DIR = Path(
+    os.environ.get("IGNY8_WORDPRESS_BUILDS") or REPO_DIR / ".cache" / "wordpress-builds"
+)
+BUILDS_HINT = "run python3 tests/wordpress/install-wordpress-builds.py"
+BUILD_MARKER = ".igny8-build.json"
+DEBIAN_CORE = "debian"
+BUILD_CORES = ("6.5", "6.6", "6.7")
 START_TIMEOUT = 60.0
 PHP_TIMEOUT = 120.0
 PHP_SERVER_WORKERS = "8"
@@ -58,7 +71,10 @@ class Variant:
     environment: str = "local"
     mu_plugins: tuple[str, ...] = ("igny8-fixtures.php",)
     content: str = "fixtures"
+    core: str = DEBIAN_CORE
 
+
+PLUGIN_MU_PLUGINS = ("igny8-fixtures.php", "igny8-plugin-types.php")
 
 VARIANTS: dict[str, Variant] = {
     variant.name: variant
@@ -71,6 +87,10 @@ VARIANTS: dict[str, Variant] = {
         Variant("rest-blocked", mu_plugins=("igny8-fixtures.php", "igny8-rest-blocked.php")),
         Variant("xmlrpc-disabled", mu_plugins=("igny8-fixtures.php", "igny8-xmlrpc-disabled.php")),
         Variant("bench20", mu_plugins=("igny8-bench.php",), content="bench"),
+        Variant("plugins61", mu_plugins=PLUGIN_MU_PLUGINS, content="plugins"),
+        Variant("wp65", mu_plugins=PLUGIN_MU_PLUGINS, content="plugins", core="6.5"),
+        Variant("wp66", mu_plugins=PLUGIN_MU_PLUGINS, content="plugins", core="6.6"),
+        Variant("wp67", mu_plugins=PLUGIN_MU_PLUGINS, content="plugins", core="6.7"),
     )
 }
 COMMON_MU_PLUGINS = ("igny8-test-env.php",)
@@ -85,6 +105,8 @@ class WordPressSite:
     username: str
     app_password: str
     root_dir: Path
+    wp_version: str = ""
+    core: str = DEBIAN_CORE
 
     def php(self, code: str) -> str:
         """Run PHP code (``<?php`` optional) with this site's WordPress loaded; return stdout."""
@@ -142,10 +164,8 @@ def find_program(*names: str) -> str:
 
 
 def check_requirements() -> None:
-    """Raise WordPressUnavailable unless the Debian packages are installed."""
+    """Raise WordPressUnavailable unless php-cli and its extensions are installed."""
     find_program("php")
-    if not (DEBIAN_WORDPRESS / "wp-settings.php").is_file():
-        raise WordPressUnavailable(f"{DEBIAN_WORDPRESS} has no WordPress; {INSTALL_HINT}")
     modules = (
         subprocess.run(["php", "-m"], capture_output=True, text=True, check=False)
         .stdout.lower()
@@ -154,6 +174,25 @@ def check_requirements() -> None:
     for module in ("mysqli", "xml"):
         if module not in modules:
             raise WordPressUnavailable(f"PHP extension {module} missing; {INSTALL_HINT}")
+
+
+def core_source(core: str) -> Path:
+    """The WordPress tree a core is copied from; WordPressUnavailable if it is not there."""
+    if core == DEBIAN_CORE:
+        if not (DEBIAN_WORDPRESS / "wp-settings.php").is_file():
+            raise WordPressUnavailable(f"{DEBIAN_WORDPRESS} has no WordPress; {INSTALL_HINT}")
+        return DEBIAN_WORDPRESS
+    if core not in BUILD_CORES:
+        raise ValueError(f"unknown WordPress core {core!r}")
+    tree = BUILDS_DIR / f"wp-{core}"
+    if not (tree / BUILD_MARKER).is_file() or not (tree / "wp-settings.php").is_file():
+        raise WordPressUnavailable(f"WordPress {core} build missing in {BUILDS_DIR}; {BUILDS_HINT}")
+    return tree
+
+
+def core_dir_name(core: str) -> str:
+    """The core copy's directory in the work dir: wordpress-core/, wordpress-core-6.7/."""
+    return "wordpress-core" if core == DEBIAN_CORE else f"wordpress-core-{core}"
 
 
 def stop_process(
@@ -377,6 +416,8 @@ class SiteBuilder:
             username=installed["username"],
             app_password=installed["app_password"],
             root_dir=self.root_dir,
+            wp_version=installed["wp_version"],
+            core=self.variant.core,
         )
 
     @property
@@ -501,21 +542,23 @@ def probe(url: str) -> tuple[int | None, str]:
         return None, str(error)
 
 
-def copy_core(destination: Path) -> None:
-    """A self-contained copy of Debian's WordPress without its config indirections.
+def copy_core(destination: Path, source: Path = DEBIAN_WORDPRESS) -> None:
+    """A self-contained copy of a WordPress tree without its config and content.
 
     Debian's tree links into /etc/wordpress, /var/lib/wordpress and other packages;
-    symlinks are dereferenced, and wp-config.php and wp-content are left out (each
-    site gets its own).
+    symlinks are dereferenced. wp-config.php and wp-content are left out (each
+    site gets its own): a Playground build's wp-config.php is a sample, and its
+    wp-content holds a ready-made SQLite database (wp-content/database/.ht.sqlite)
+    and the default theme, neither used here.
     """
     staging = destination.with_name(destination.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(
-        DEBIAN_WORDPRESS,
+        source,
         staging,
         symlinks=False,
         ignore_dangling_symlinks=True,
-        ignore=shutil.ignore_patterns("wp-config.php", ".htaccess", "wp-content"),
+        ignore=shutil.ignore_patterns("wp-config.php", ".htaccess", "wp-content", BUILD_MARKER),
     )
     staging.rename(destination)
 
@@ -530,6 +573,7 @@ class WordPressServers:
         self._db: MariaDB | None = None
         self._lock = threading.Lock()
         self._variant_locks = {name: threading.Lock() for name in VARIANTS}
+        self._core_locks = {variant.core: threading.Lock() for variant in VARIANTS.values()}
         self._closed = False
         atexit.register(self.close)
 
@@ -543,10 +587,9 @@ class WordPressServers:
             return self._sites[variant]
 
     def _start_site(self, variant: Variant) -> WordPressSite:
+        core_dir = self._core(variant.core)
         db = self._prepare()
-        builder = SiteBuilder(
-            variant, self.workdir / "sites" / variant.name, self.workdir / "wordpress-core", db
-        )
+        builder = SiteBuilder(variant, self.workdir / "sites" / variant.name, core_dir, db)
         site = builder.build()
         server = builder.start_server()
         with self._lock:
@@ -557,18 +600,27 @@ class WordPressServers:
         raise WordPressUnavailable("WordPressServers was closed while the site started")
 
     def _prepare(self) -> MariaDB:
-        """Check packages, copy WordPress once, start MariaDB once."""
+        """Check packages, start MariaDB once."""
         with self._lock:
             self._check_open()
             if self._db is None:
                 check_requirements()
                 self.workdir.mkdir(parents=True, exist_ok=True)
-                if not (self.workdir / "wordpress-core").is_dir():
-                    copy_core(self.workdir / "wordpress-core")
                 db = MariaDB(self.workdir / "mariadb")
                 db.start()
                 self._db = db
             return self._db
+
+    def _core(self, core: str) -> Path:
+        """This work dir's copy of a core's WordPress files, made on first use."""
+        with self._core_locks[core]:
+            self._check_open()
+            destination = self.workdir / core_dir_name(core)
+            if not destination.is_dir():
+                source = core_source(core)
+                self.workdir.mkdir(parents=True, exist_ok=True)
+                copy_core(destination, source)
+            return destination
 
     def _check_open(self) -> None:
         if self._closed:

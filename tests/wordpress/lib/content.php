@@ -9,13 +9,16 @@
 /**
  * Create the content set named by $kind.
  *
- * @param string $kind    "fixtures", "bench" or "none".
+ * @param string $kind    "fixtures", "plugins" (fixtures plus the plugin-like types), "bench" or "none".
  * @param int    $user_id Author of the posts.
  */
 function igny8_create_content( string $kind, int $user_id ): void {
 	wp_defer_term_counting( true );
 	if ( 'fixtures' === $kind ) {
 		igny8_create_fixture_content( $user_id );
+	} elseif ( 'plugins' === $kind ) {
+		igny8_create_fixture_content( $user_id );
+		igny8_create_plugin_content( $user_id );
 	} elseif ( 'bench' === $kind ) {
 		igny8_create_bench_content( $user_id );
 	}
@@ -182,6 +185,60 @@ function igny8_create_recipes( array $author ): void {
 	}
 	igny8_insert( 'recipe', 'Draft recipe', 'draft', $author );
 	igny8_insert_empty_terms( 'cuisine', array( 'Empty Cuisine' ) );
+}
+
+/**
+ * Content for the plugin-like types (see mu-plugins/igny8-plugin-types.php).
+ * Published counts: lead 5, faq 6, product 8, store 1, portfolio 9; term counts
+ * (empty ones included): lead_source 3, product_cat 7, product_tag 6,
+ * store_region 2, portfolio_type 1.
+ *
+ * @param int $user_id Author of the posts.
+ */
+function igny8_create_plugin_content( int $user_id ): void {
+	$author = array( 'post_author' => $user_id );
+	igny8_create_many( 'lead', 'Lead', 5, array( 'draft', 'private', 'trash' ), $author, 'lead_source', array( 'Web form', 'Newsletter' ) );
+	igny8_insert_empty_terms( 'lead_source', array( 'Trade show' ) );
+	igny8_create_many( 'faq', 'Question', 6, array( 'draft', 'trash' ), $author );
+	$categories = array( 'Clothing', 'Shirts', 'Hats', 'Shoes', 'Bags' );
+	$tags       = array( 'cotton', 'wool', 'summer', 'winter', 'sale' );
+	for ( $i = 0; $i < 8; $i++ ) {
+		$terms = array(
+			'product_cat' => array( $categories[ $i % 5 ] ),
+			'product_tag' => array_slice( $tags, $i % 4, 2 ),
+		);
+		igny8_insert( 'product', 'Product ' . ( $i + 1 ), 'publish', $author + array( 'terms' => $terms ) );
+	}
+	igny8_create_many( 'product', 'Product', 0, array( 'draft', 'draft', 'pending', 'private', 'trash' ), $author );
+	igny8_insert_empty_terms( 'product_cat', array( 'Accessories', 'Uncategorized' ) );
+	igny8_insert_empty_terms( 'product_tag', array( 'clearance' ) );
+	igny8_create_many( 'store', 'Store', 1, array( 'draft' ), $author, 'store_region', array( 'North' ) );
+	igny8_insert_empty_terms( 'store_region', array( 'South' ) );
+	igny8_create_many( 'portfolio', 'Portfolio item', 9, array( 'draft', 'trash' ), $author, 'portfolio_type', array( 'Web' ) );
+}
+
+/**
+ * Insert $published published items (terms given round-robin), then one item per other status.
+ *
+ * @param string               $type      Post type.
+ * @param string               $title     Title prefix.
+ * @param int                  $published How many published items.
+ * @param string[]             $others    Statuses of the other items.
+ * @param array<string, mixed> $author    Author field.
+ * @param string               $taxonomy  Taxonomy of the terms ('' for none).
+ * @param string[]             $terms     Term names, one per published item in turn.
+ */
+function igny8_create_many( string $type, string $title, int $published, array $others, array $author, string $taxonomy = '', array $terms = array() ): void {
+	for ( $i = 1; $i <= $published; $i++ ) {
+		$extra = $author;
+		if ( $taxonomy && $terms ) {
+			$extra['terms'] = array( $taxonomy => array( $terms[ ( $i - 1 ) % count( $terms ) ] ) );
+		}
+		igny8_insert( $type, "{$title} {$i}", 'publish', $extra );
+	}
+	foreach ( $others as $i => $status ) {
+		igny8_insert( $type, "{$title} ({$status} " . ( $i + 1 ) . ')', $status, $author );
+	}
 }
 
 /**
