@@ -1,0 +1,1 @@
+"""The integrations app: sites, their platform integrations, and the structure push."""
