@@ -42,7 +42,7 @@ from agent.errors import (
 from agent.http import HttpClient, HttpResponse, origin_of, shown, tls_advice
 from agent.retry import RetryPolicy
 from agent.secret import redact
-from agent.text import MESSAGE_LIMIT, html_summary, looks_like_html, quoted
+from agent.text import MESSAGE_LIMIT, html_summary, looks_like_html, quoted, sentence
 
 MAX_PAGES = 50
 MAX_FIELD_DEPTH = 8
@@ -181,7 +181,7 @@ class BackendClient:
                 f"{_redirect_advice(self.base, url, exc.location)}") from None
         except TlsError as exc:
             raise BackendUnreachable(
-                f"cannot reach IGNY8: {exc}. {tls_advice(exc.kind, 'backend').capitalize()}"
+                f"cannot reach IGNY8: {exc}. {sentence(tls_advice(exc.kind, 'backend'))}"
             ) from None
         except TransientError as exc:
             raise BackendUnreachable(_transient_message(exc)) from None

@@ -70,11 +70,10 @@ class _Stop(tenacity.stop.stop_base):
             self.reason = ""
             return True
         if state.seconds_since_start + wait >= self.policy.max_seconds:
-            self.reason = (f"the next try would be past the retry budget of "
-                           f"{self.policy.max_seconds:.0f} s")
+            self.reason = f"the retry budget of {self.policy.max_seconds:.0f} s"
             return True
         if self.deadline is not None and wait >= self.deadline.remaining():
-            self.reason = f"the next try would be past {self.deadline.what}"
+            self.reason = self.deadline.what
             return True
         return False
 
@@ -113,8 +112,8 @@ def call_with_retries(
         tries = f"{attempts} {'try' if attempts == 1 else 'tries'}"
         reason = f"gave up after {tries}"
         if stop.reason:
-            asked = (f"it asked to retry after {exc.retry_after:.0f} s; "
-                     if exc.retry_after is not None else "")
-            reason += f": {asked}{stop.reason}"
+            asked = (f"it asked to retry after {exc.retry_after:.0f} s, past"
+                     if exc.retry_after is not None else "the next try would be past")
+            reason += f": {asked} {stop.reason}"
         raise TransientError(f"{exc} ({reason})", retry_after=exc.retry_after,
                              status=exc.status) from None

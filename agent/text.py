@@ -35,6 +35,11 @@ def one_line(text: str) -> str:
     return printable(_WHITESPACE.sub(" ", text).strip())
 
 
+def sentence(text: str) -> str:
+    """`text` with its first letter upper-cased (and nothing else changed)."""
+    return text[:1].upper() + text[1:]
+
+
 def cut(text: str, limit: int = MESSAGE_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

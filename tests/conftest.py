@@ -151,28 +151,48 @@ def site_config(
     return config
 
 
+# What a read can know, by how it reads (CONTRACT §3, §4):
+WITH_XMLRPC = "xmlrpc"  # credentials and XML-RPC: WordPress's `public` flag, labels->name
+REST_EDIT = "rest-edit"  # credentials, no XML-RPC: REST's `viewable` decides post types
+REST_ANONYMOUS = "rest-anonymous"  # no credentials: registered labels; the public ones at least
+
+
 def expected_payload_part(
     site: WordPressSite,
     *,
     exclude_post_types: tuple[str, ...] = ("attachment",),
     exclude_taxonomies: tuple[str, ...] = ("post_format",),
-    rest_only: bool = False,
+    read: str = WITH_XMLRPC,
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """{post_types: {slug: {label, count}}, taxonomies: ...} as PHP inside WordPress says.
+    """{post_types: {slug: {label, count}}, taxonomies: ...} as PHP inside WordPress says,
+    for a read of the kind `read` (see above).
 
-    `rest_only` keeps what REST can see (show_in_rest): what a read without
-    XML-RPC (no credentials, `xmlrpc: never`, XML-RPC disabled) can report.
+    With XML-RPC the agent reports exactly the public types; over REST alone it sees only
+    what is `show_in_rest`, and judges post types by `viewable` (with credentials) or by
+    WordPress's list of internal types (without: then this is the part it must report,
+    and REST-visible non-public custom types may come along, as documented).
     """
     truth = site.php_expected()
     result: dict[str, dict[str, dict[str, Any]]] = {}
     for kind, excluded in (("post_types", exclude_post_types),
                            ("taxonomies", exclude_taxonomies)):
         result[kind] = {
-            slug: {"label": item["label"], "count": item["count"]}
+            slug: {"label": item["registered_label" if read == REST_ANONYMOUS else "label"],
+                   "count": item["count"]}
             for slug, item in truth[kind].items()
-            if slug not in excluded and (item["show_in_rest"] or not rest_only)
+            if slug not in excluded and _in_read(kind, item, read)
         }
     return result
+
+
+def _in_read(kind: str, item: dict[str, Any], read: str) -> bool:
+    if read == WITH_XMLRPC:
+        return bool(item["public"])
+    if not item["show_in_rest"]:
+        return False
+    if read == REST_EDIT and kind == "post_types":
+        return bool(item["viewable"])
+    return bool(item["public"])
 
 
 def label_and_count(payload: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:

@@ -131,7 +131,7 @@ def test_a_home_page_redirect_to_another_host_gets_no_credentials(elsewhere, cap
     (("https", "example.com", 443), ("https", "example.com.evil.net", 443), False),
     (("https", "example.com", 443), ("https", "shop.example.com", 443), False),
     (("http", "example.com", 80), ("http", "example.com", 8080), False),
-    (("http", "example.com", 80), ("https", "example.com", 8443), False),
+    (("http", "example.com", 8080), ("https", "example.com", 8443), True),  # an upgrade
 ])
 def test_credentials_follow_a_redirect_only_on_the_same_site(configured, final, same):
     assert same_site(configured, final) is same

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import INTEGRATION_ID, expected_payload_part, label_and_count, site_config
+from tests.conftest import (
+    INTEGRATION_ID,
+    REST_EDIT,
+    expected_payload_part,
+    label_and_count,
+    site_config,
+)
 from tests.support.proxy import ReverseProxy
 
 pytestmark = pytest.mark.e2e
@@ -70,7 +76,7 @@ def test_xmlrpc_disabled_still_syncs_over_rest_and_says_what_it_misses(
     run = agent.run("sync")
 
     assert run.returncode == 0, run.stderr
-    assert label_and_count(pushed(backend)) == expected_payload_part(site, rest_only=True)
+    assert label_and_count(pushed(backend)) == expected_payload_part(site, read=REST_EDIT)
     assert "XML-RPC could not be used" in run.stderr
     assert "cannot be seen" in run.stderr
 
@@ -97,7 +103,7 @@ def test_never_does_not_touch_xmlrpc(wordpress, backend, agent):
     run, paths = sync_behind_proxy(site, backend, agent, wordpress={"xmlrpc": "never"})
     assert run.returncode == 0, run.stderr
     assert not [p for p in paths if "xmlrpc" in p]
-    assert label_and_count(pushed(backend)) == expected_payload_part(site, rest_only=True)
+    assert label_and_count(pushed(backend)) == expected_payload_part(site, read=REST_EDIT)
 
 
 def test_always_uses_xmlrpc_alone(wordpress, backend, agent):

@@ -92,14 +92,15 @@ class Discovery:
 
 def same_site(configured: Origin, final: Origin) -> bool:
     """Whether a redirect from `configured` to `final` stays on the same site: the same
-    host (or `www.` added or removed), the same scheme and port or an upgrade to https."""
+    host (or `www.` added or removed), with the same scheme and port, or upgraded to
+    https (on whatever port the site's TLS listens)."""
     scheme, host, port = configured
     new_scheme, new_host, new_port = final
     if host.removeprefix("www.") != new_host.removeprefix("www."):
         return False
     if (scheme, port) == (new_scheme, new_port):
         return True
-    return scheme == "http" and new_scheme == "https" and new_port == 443
+    return scheme == "http" and new_scheme == "https"
 
 
 def api_roots_from_page(page: HttpResponse) -> list[str]:

@@ -40,7 +40,7 @@ from agent.errors import (
 from agent.http import HttpClient, Log, new_session, origin_of, tls_advice
 from agent.retry import RetryPolicy
 from agent.structure import ContentType, SiteStructure
-from agent.text import printable
+from agent.text import printable, sentence
 from agent.wordpress.discovery import Discovery
 from agent.wordpress.rest import BY_VIEWABLE, Listed, RestListing, RestReader
 from agent.wordpress.xmlrpc import XmlrpcReader
@@ -251,7 +251,7 @@ class _as_wordpress_errors:
         where = f"{self.site.key_path}.wordpress"
         if isinstance(exc, TlsError):
             raise WordPressTlsError(f"cannot read WordPress at {url}: {exc}. "
-                                    f"{tls_advice(exc.kind, where).capitalize()}") from None
+                                    f"{sentence(tls_advice(exc.kind, where))}") from None
         if isinstance(exc, DeadlineExceeded):
             raise WordPressTooSlow(
                 f"gave up reading WordPress at {url}: {exc}. If the site is slow but working, "
