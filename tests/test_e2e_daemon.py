@@ -253,3 +253,19 @@ def test_invalid_config_at_start_exits_2(agent):
     run = agent.run("run")
     assert run.returncode == 2
     assert "sites[0].site_id" in run.stderr
+
+
+@pytest.mark.parametrize("environment", [
+    {"TZ": "IST-5:30"},  # a POSIX TZ string: tzlocal cannot name it
+    {"TZ": "Europe/Berlin"},
+    {"TZ": "No/Such_Zone"},
+    {"TZ": "", "HOME": "/nonexistent"},
+], ids=["posix-tz", "zone-name", "unknown-zone", "empty-tz-bare-home"])
+def test_the_daemon_runs_whatever_the_environment(wordpress, backend, agent, start_daemon,
+                                                  environment):
+    agent.write_config(daemon_config(wordpress("main"), backend, DAILY))
+    daemon = start_daemon(**environment)
+    backend.wait_for_posts(1, 30)
+    assert daemon.process.poll() is None, daemon.stderr()
+    assert daemon.stop() == 0
+    assert "Traceback" not in daemon.stderr()
