@@ -41,7 +41,7 @@ from agent.errors import (
 )
 from agent.http import HttpClient, HttpResponse, origin_of, shown, tls_advice
 from agent.retry import RetryPolicy
-from agent.secret import redact
+from agent.secret import Redactor
 from agent.text import MESSAGE_LIMIT, html_summary, looks_like_html, quoted, sentence
 
 MAX_PAGES = 50
@@ -61,13 +61,14 @@ class PushReceipt:
 
 class BackendClient:
     def __init__(self, config: BackendConfig, session: requests.Session, policy: RetryPolicy,
-                 secrets: Sequence[str] = (),
+                 redact: Callable[[str], str] | Sequence[str] = (),
                  on_request: Callable[[str], None] | None = None):
         self.config = config
         self.session = session
         self.policy = policy
         self.base = config.url.rstrip("/")
-        self.secrets = list(secrets)  # masked in the backend's messages before they are cut
+        # Masks secrets in the backend's messages before they are cut.
+        self.redact = redact if callable(redact) else Redactor(redact)
         self.on_request = on_request
 
     # --- find the integration -------------------------------------------------
@@ -157,12 +158,12 @@ class BackendClient:
             raise BackendProtocolError(
                 f"POST {shown(url)} answered {response.status}: {self._message(response)}"
             )
-        return _receipt(response, url, self._message(response))
+        return _receipt(response, url, lambda: self._message(response))
 
     # --- requests -------------------------------------------------------------------
 
     def _message(self, response: HttpResponse) -> str:
-        return backend_message(response, self.secrets)
+        return backend_message(response, self.redact)
 
     def _request(self, method: str, url: str, site: SiteConfig, log: Log, *,
                  params: dict[str, str] | None = None, json_body: Any = None) -> HttpResponse:
@@ -244,7 +245,8 @@ def pick_wordpress_integration(items: list[Any]) -> dict[str, Any] | None:
     return (active or wordpress or [None])[0]
 
 
-def backend_message(response: HttpResponse, secrets: Sequence[str] = ()) -> str:
+def backend_message(response: HttpResponse,
+                    redact: Callable[[str], str] | Sequence[str] = ()) -> str:
     """What the backend said, on one line, secrets masked, cut to MESSAGE_LIMIT characters.
 
     Its `error`, `detail` or `message`, with DRF's field errors (`errors`, or the
@@ -260,7 +262,7 @@ def backend_message(response: HttpResponse, secrets: Sequence[str] = ()) -> str:
         text = html_summary(response.body)
     else:
         text = response.body[:4 * MESSAGE_LIMIT].decode("utf-8", errors="replace")
-    text = redact(text, list(secrets))
+    text = redact(text) if callable(redact) else Redactor(redact)(text)
     return quoted(text) if text.strip() else "(empty answer)"
 
 
@@ -293,15 +295,16 @@ def _flatten(value: Any, path: str, depth: int) -> list[str]:
     return [f"{prefix}{value}"]
 
 
-def _receipt(response: HttpResponse, url: str, message: str) -> PushReceipt:
+def _receipt(response: HttpResponse, url: str, message: Callable[[], str]) -> PushReceipt:
+    """What a 2xx says was stored; `message` is asked for only when something is wrong."""
     if not response.body.strip():
         return PushReceipt(None, None, None)
     body = response.json()
     if not isinstance(body, dict):
         raise BackendProtocolError(f"POST {shown(url)} answered {response.status} without a "
-                                   f"JSON object: {message}")
+                                   f"JSON object: {message()}")
     if body.get("success", True) is not True:
-        raise BackendError(f"IGNY8 did not store the structure: {message}")
+        raise BackendError(f"IGNY8 did not store the structure: {message()}")
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
     stored_message = data.get("message")
     return PushReceipt(

@@ -148,14 +148,24 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 
 def _status(args: argparse.Namespace, config: Config) -> int:
-    states = StateStore(config.state_dir).load()
+    with StateStore(config.state_dir, read_only=True) as store:
+        states = store.load()
     report = {site.name: states.get(site.name, SiteState()).status() for site in config.sites}
     if args.json:
         _print_json(report)
         return EXIT_OK
-    for name, entry in report.items():
-        print(_status_line(name, entry))
+    failing = [name for name, entry in report.items() if _is_failing(entry)]
+    others = [name for name in report if name not in failing]
+    for name in failing + others:  # what needs a look first
+        print(_status_line(name, report[name]))
+    never = sum(1 for entry in report.values() if entry["last_attempt"] is None)
+    print(f"{len(report) - len(failing) - never} ok, {len(failing)} failing, "
+          f"{never} never synced")
     return EXIT_OK
+
+
+def _is_failing(entry: dict[str, Any]) -> bool:
+    return entry["last_attempt"] is not None and entry["last_error"] is not None
 
 
 # --- output ------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import functools
 import math
 import os
 import re
@@ -25,7 +26,7 @@ import yaml
 
 from agent.errors import ConfigError
 from agent.schedule import DailyCron
-from agent.secret import Secret, redact
+from agent.secret import Redactor, Secret, redact
 from agent.yamlfile import YamlProblem, load_yaml
 
 DEFAULT_CONFIG_PATH = "/etc/igny8-agent/config.yaml"
@@ -112,9 +113,16 @@ class Config:
     state_dir: Path
     log_level: str
     warnings: tuple[str, ...] = ()
+    parallel_sites: int = 16  # sites handled side by side in a pass
+    sites_dir: Path | None = None
 
     def site(self, name: str) -> SiteConfig | None:
         return next((s for s in self.sites if s.name == name), None)
+
+    @functools.cached_property
+    def redact(self) -> Redactor:
+        """Masks every credential of this config in a text."""
+        return Redactor(self.secrets())
 
     def secrets(self) -> list[str]:
         """Every credential value, in the forms that could reach a log line."""
@@ -150,15 +158,12 @@ def load_config(
     or *_file needed for them. No problem line quotes a secret.
     """
     config_path = Path(path)
-    raw = _read_yaml(config_path)
-    if not read_secrets:
-        raw = _without_secrets(raw, SECRET_KEYS)
-    elif not require_backend:
-        raw = _without_secrets(raw, SECRET_KEYS[:1])
     problems = Problems()
-    warnings = _secret_permission_warnings(config_path, raw)
+    unread = SECRET_KEYS if not read_secrets else () if require_backend else SECRET_KEYS[:1]
+    context = _Context(config_path, problems, require_backend, [], unread_secrets=unread)
+    raw = _unread_secrets(_read_yaml(config_path), context)
+    context.warnings += _secret_permission_warnings(config_path, raw)
     interpolated = _interpolate(raw, "", problems)
-    context = _Context(config_path, problems, require_backend, warnings)
     config = _build_config(Section(interpolated, "", problems, TOP_KEYS), context)
     if problems:
         # A secret too short to be told from ordinary words is not masked: masking
@@ -169,7 +174,7 @@ def load_config(
     return config
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_yaml(path: Path, *, empty_ok: bool = False) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -193,7 +198,7 @@ def _read_yaml(path: Path) -> Any:
             where = f"line {mark.line + 1}, column {mark.column + 1}: "
         problem = getattr(exc, "problem", None) or "not valid YAML"
         raise ConfigError(str(path), [f"{where}{problem}"]) from None
-    if raw is None:
+    if raw is None and not empty_ok:
         raise ConfigError(str(path), ["the file is empty: at least `sites:` is needed"])
     return raw
 
@@ -205,9 +210,11 @@ SHOWN_LIMIT = 40  # characters of a wrong value quoted back in a problem line
 UNREAD = "(not read)"
 
 
-def _without_secrets(raw: Any, which: tuple[tuple[str, str], ...]) -> Any:
-    """The raw config with the `which` secrets replaced by a placeholder, unread."""
-    if not isinstance(raw, dict) or not isinstance(raw.get("sites"), list):
+def _unread_secrets(raw: Any, ctx: _Context) -> Any:
+    """The raw config with the secrets the command does not need replaced by a
+    placeholder, unread (no ${VAR} or file needed for them)."""
+    which = ctx.unread_secrets
+    if not which or not isinstance(raw, dict) or not isinstance(raw.get("sites"), list):
         return raw
     sites = []
     for site in raw["sites"]:
@@ -440,9 +447,12 @@ class _Context:
     require_backend: bool
     warnings: list[str]
     secrets: list[str] = field(default_factory=list)  # every secret value read, even bad ones
+    unread_secrets: tuple[tuple[str, str], ...] = ()  # (key, file key) pairs left unread
 
 
-TOP_KEYS = ("backend", "sites", "schedule", "state_dir", "log_level")
+TOP_KEYS = ("backend", "sites", "schedule", "state_dir", "log_level", "parallel_sites",
+            "sites_dir")
+SITE_FILE_PATTERNS = ("*.yaml", "*.yml")
 BACKEND_KEYS = ("url", "timeout", "verify", "max_attempts", "max_retry_seconds")
 SITE_KEYS = (
     "name", "site_id", "api_key", "api_key_file", "integration_id", "wordpress",
@@ -459,7 +469,13 @@ SCHEDULE_KEYS = ("cron", "timezone", "jitter_seconds", "retry_failed_every")
 
 def _build_config(top: Section, ctx: _Context) -> Config:
     backend = _build_backend(top.section("backend", BACKEND_KEYS), ctx)
-    sites = _build_sites(top, ctx)
+    sites_dir = _sites_dir(top, ctx)
+    entries = _site_sections(top, ctx, required=sites_dir is None)
+    if sites_dir is not None:
+        entries += _site_file_sections(sites_dir, ctx)
+    sites = _build_sites(entries, ctx)
+    if not sites and sites_dir is not None and not ctx.problems:
+        ctx.warnings.append(f"no sites configured: neither `sites:` nor {sites_dir} lists any")
     schedule = _build_schedule(top.section("schedule", SCHEDULE_KEYS))
     return Config(
         path=ctx.config_path,
@@ -469,6 +485,8 @@ def _build_config(top: Section, ctx: _Context) -> Config:
         state_dir=_state_dir(top, ctx),
         log_level=top.choice("log_level", LOG_LEVELS, "info"),
         warnings=tuple(ctx.warnings),
+        parallel_sites=top.integer("parallel_sites", 16, minimum=1, maximum=256) or 16,
+        sites_dir=sites_dir,
     )
 
 
@@ -488,18 +506,71 @@ def _build_backend(section: Section, ctx: _Context) -> BackendConfig | None:
     return config if url else None
 
 
-def _build_sites(top: Section, ctx: _Context) -> tuple[SiteConfig, ...]:
+def _site_sections(top: Section, ctx: _Context, *, required: bool) -> list[Section]:
+    """The entries of `sites:` in the config file."""
     raw_sites = top.value.get("sites")
     if raw_sites is None:
-        top.fail("sites", "is required: list at least one WordPress site")
-        return ()
-    if not isinstance(raw_sites, list) or not raw_sites:
+        if required:
+            top.fail("sites", "is required: list at least one WordPress site (or set "
+                     "sites_dir)")
+        return []
+    if not isinstance(raw_sites, list) or (required and not raw_sites):
         top.fail("sites", "must be a non-empty list of sites")
-        return ()
+        return []
+    return [Section(raw, _join("sites", index), ctx.problems, SITE_KEYS)
+            for index, raw in enumerate(raw_sites)]
+
+
+def _sites_dir(top: Section, ctx: _Context) -> Path | None:
+    name = top.string("sites_dir")
+    if not name:
+        return None
+    directory = _resolve_beside_config(name, ctx)
+    if not directory.is_dir():
+        top.fail("sites_dir", f"{directory} is not a directory: create it, or remove the key")
+        return None
+    return directory
+
+
+def _site_file_sections(directory: Path, ctx: _Context) -> list[Section]:
+    """The entries of each site file: one site (a mapping) or a list of them, named in
+    problems as `sites.d/shop.yaml: sites[0].…`."""
+    files = sorted({path for pattern in SITE_FILE_PATTERNS for path in directory.glob(pattern)
+                    if path.is_file()})
+    sections = []
+    for path in files:
+        shown = _shown_path(path, ctx)
+        try:
+            raw = _read_yaml(path, empty_ok=True)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                ctx.problems.add(shown, problem)
+            continue
+        entries = [raw] if isinstance(raw, dict) else raw if isinstance(raw, list) else None
+        if entries is None:
+            if raw is not None:
+                ctx.problems.add(shown, "must hold one site entry (a mapping) or a list of them")
+            continue
+        entries = _unread_secrets({"sites": entries}, ctx)["sites"]
+        ctx.warnings += _secret_permission_warnings(path, {"sites": entries})
+        for index, entry in enumerate(entries):
+            prefix = f"{shown}: {_join('sites', index)}"
+            interpolated = _interpolate(entry, prefix, ctx.problems)
+            sections.append(Section(interpolated, prefix, ctx.problems, SITE_KEYS))
+    return sections
+
+
+def _shown_path(path: Path, ctx: _Context) -> str:
+    try:
+        return str(path.relative_to(ctx.config_path.parent))
+    except ValueError:
+        return str(path)
+
+
+def _build_sites(sections: list[Section], ctx: _Context) -> tuple[SiteConfig, ...]:
     sites: list[SiteConfig] = []
     seen: dict[str, str] = {}
-    for index, raw in enumerate(raw_sites):
-        section = Section(raw, _join("sites", index), ctx.problems, SITE_KEYS)
+    for section in sections:
         site = _build_site(section, ctx)
         if site is None:
             continue

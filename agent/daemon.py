@@ -103,10 +103,11 @@ class Daemon:
         if self.idle.wait(STOP_GRACE_SECONDS):
             log.info("stopped")
             return 0
-        site = self.progress.site
-        if site is not None:
-            record_abandoned(self.config, site)
-        log.warning("stopped while a request for %s was in flight; abandoned it", site)
+        sites = self.progress.in_flight()
+        if sites:
+            record_abandoned(self.config, sites)
+        log.warning("stopped while requests for %s were in flight; abandoned them",
+                    ", ".join(sites) or "a site")
         logging.shutdown()
         sys.stdout.flush()
         # A worker stuck in a network read would keep the interpreter alive
@@ -153,7 +154,12 @@ class Daemon:
     def _log_missed_runs(self) -> None:
         schedule = self.config.schedule
         trigger = DailyCron(schedule.cron, schedule.timezone)
-        states = StateStore(self.config.state_dir).load()
+        try:
+            with StateStore(self.config.state_dir) as store:
+                states = store.load()
+        except AgentError as exc:
+            log.error("cannot read the state: %s", exc)
+            return
         now = datetime.now(UTC)
         for site in self.config.sites:
             last = states.get(site.name)
@@ -182,12 +188,18 @@ class Daemon:
             self._stalled_said = True
             log.error("the pass over %s has made no progress for %.0f s: no longer answering "
                       "systemd's watchdog, so that it restarts the daemon",
-                      self.progress.site or "the sites", self.progress.quiet_for())
+                      ", ".join(self.progress.in_flight()) or "the sites",
+                      self.progress.quiet_for())
 
     # --- passes ----------------------------------------------------------------
 
     def _retry_failed(self) -> None:
-        states = StateStore(self.config.state_dir).load()
+        try:
+            with StateStore(self.config.state_dir) as store:
+                states = store.load()
+        except AgentError as exc:
+            log.error("cannot tell which sites failed: %s", exc)
+            return
         failed = [s.name for s in self.config.sites
                   if (state := states.get(s.name)) is not None and state.last_error]
         if failed:

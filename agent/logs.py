@@ -9,7 +9,7 @@ import warnings
 
 from urllib3.exceptions import InsecureRequestWarning
 
-from agent.secret import redact
+from agent.secret import Redactor
 from agent.text import printable
 
 AGENT = "agent"  # the "site" shown on lines that concern no single site
@@ -22,19 +22,19 @@ class _RedactSecrets(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        self.secrets: list[str] = []
+        self.redact: Redactor | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.secrets:
+        if self.redact is not None:
             try:
                 message = record.getMessage()
             except Exception:  # a bad log call: show it, masked, rather than raise
                 message = f"{record.msg} {record.args!r}"
-            record.msg = redact(message, self.secrets)
+            record.msg = self.redact(message)
             record.args = None
             if record.exc_info:
                 text = logging.Formatter().formatException(record.exc_info)
-                record.exc_text = redact(text, self.secrets)
+                record.exc_text = self.redact(text)
                 record.exc_info = None
         return True
 
@@ -81,7 +81,7 @@ def set_level(level: str) -> None:
 def mask_secrets(secrets: list[str]) -> None:
     """From now on, these values never reach stderr through logging."""
     if _redacting_filter is not None:
-        _redacting_filter.secrets = list(secrets)
+        _redacting_filter.redact = Redactor(secrets)
 
 
 def site_log(site: str, name: str = "agent") -> logging.LoggerAdapter[logging.Logger]:

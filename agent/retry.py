@@ -59,9 +59,10 @@ class _HonourRetryAfter(tenacity.wait.wait_base):
 class _Stop(tenacity.stop.stop_base):
     """The policy's three limits; remembers which one ended the retries, for the message."""
 
-    def __init__(self, policy: RetryPolicy, deadline: Deadline | None):
+    def __init__(self, policy: RetryPolicy, deadline: Deadline | None, started: float):
         self.policy = policy
         self.deadline = deadline
+        self.started = started  # the first try's start, on the monotonic clock
         self.reason = ""
 
     def __call__(self, state: tenacity.RetryCallState) -> bool:
@@ -69,7 +70,7 @@ class _Stop(tenacity.stop.stop_base):
         if state.attempt_number >= self.policy.max_attempts:
             self.reason = ""
             return True
-        if state.seconds_since_start + wait >= self.policy.max_seconds:
+        if time.monotonic() - self.started + wait >= self.policy.max_seconds:
             self.reason = f"the retry budget of {self.policy.max_seconds:.0f} s"
             return True
         if self.deadline is not None and wait >= self.deadline.remaining():
@@ -88,7 +89,19 @@ def call_with_retries(
     """Call `func` until it succeeds, raises a non-transient error, or the policy gives up.
 
     On giving up, the last TransientError is raised with the number of tries added.
+    The first try runs outside tenacity: most requests succeed at once, and a
+    fleet sends tens of thousands of them.
     """
+    started = time.monotonic()
+    try:
+        return func()
+    except TransientError as exc:
+        first_failure: list[TransientError] = [exc]
+
+    def again() -> T:
+        if first_failure:  # tenacity's first attempt is the one that already failed
+            raise first_failure.pop()
+        return func()
 
     def log_before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
@@ -96,7 +109,7 @@ def call_with_retries(
         log.warning("%s; try %d of %d in %.1f s", exc, state.attempt_number + 1,
                     policy.max_attempts, wait)
 
-    stop = _Stop(policy, deadline)
+    stop = _Stop(policy, deadline, started)
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type(TransientError),
         wait=_HonourRetryAfter(policy.wait),
@@ -106,7 +119,7 @@ def call_with_retries(
         reraise=True,
     )
     try:
-        return retrying(func)
+        return retrying(again)
     except TransientError as exc:
         attempts = retrying.statistics.get("attempt_number", 1)
         tries = f"{attempts} {'try' if attempts == 1 else 'tries'}"

@@ -65,7 +65,7 @@ def test_a_stalled_pass_stops_answering_and_says_so_once(
     daemon: Daemon, caplog: pytest.LogCaptureFixture
 ) -> None:
     daemon.idle.clear()
-    daemon.progress.site = "s1"
+    daemon.progress.started("s1")
     daemon.progress.last_activity = time.monotonic() - stall_limit(daemon.config) - 1
     with caplog.at_level(logging.ERROR):
         daemon._watchdog()

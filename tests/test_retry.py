@@ -15,6 +15,7 @@ import pytest
 import requests
 import tenacity
 
+import agent.retry
 from agent.errors import HttpError, TlsError, TransientError
 from agent.http import new_session, send
 from agent.retry import RetryPolicy, call_with_retries
@@ -41,8 +42,9 @@ class FakeClock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     """Fake sleep; tenacity's elapsed time follows the fake clock, not the wall clock."""
     fake = FakeClock()
-    monkeypatch.setattr(tenacity, "time", types.SimpleNamespace(monotonic=fake.monotonic,
-                                                                time=fake.monotonic))
+    clock = types.SimpleNamespace(monotonic=fake.monotonic, time=fake.monotonic)
+    monkeypatch.setattr(tenacity, "time", clock)
+    monkeypatch.setattr(agent.retry, "time", clock)  # the retry budget's clock
     return fake
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from agent.config import SiteConfig, WordPressConfig, load_config
 from agent.errors import LockHeld, StateError
 from agent.lock import pass_lock
 from agent.secret import Secret
-from agent.state import SiteState, StateStore
+from agent.state import HISTORY, Attempt, SiteState, StateStore, structure_hash
 from agent.sync import PassOptions, integration_id_to_use, run_pass
 from tests.support.backend_standin import BackendStandin, Fault, Integration
 from tests.support.tiny_wordpress import tiny_wordpress
@@ -42,9 +43,10 @@ def a_state(**changes: object) -> SiteState:
 # --- state ---------------------------------------------------------------------------------
 
 
-def test_save_and_load_round_trip(store: StateStore) -> None:
+def test_update_and_load_round_trip(store: StateStore) -> None:
     sites = {"main-blog": a_state(), "shop": a_state(last_error="boom", integration_id=None)}
-    store.save(sites)
+    for name, state in sites.items():
+        store.update(name, state)
     loaded = store.load()
     assert {name: s.status() for name, s in loaded.items()} == \
         {name: s.status() for name, s in sites.items()}
@@ -54,62 +56,111 @@ def test_missing_state_is_empty(tmp_path: Path) -> None:
     assert StateStore(tmp_path / "nothing-here").load() == {}
 
 
+def test_read_only_creates_nothing(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "nothing-here", read_only=True) as store:
+        assert store.load() == {}
+    assert not (tmp_path / "nothing-here").exists()
+
+
 def test_update_keeps_the_other_sites(store: StateStore) -> None:
-    store.save({"a": a_state(integration_id=1), "b": a_state(integration_id=2)})
+    store.update("a", a_state(integration_id=1))
+    store.update("b", a_state(integration_id=2))
     store.update("b", a_state(integration_id=22))
     loaded = store.load()
     assert loaded["a"].integration_id == 1
     assert loaded["b"].integration_id == 22
 
 
-def test_save_leaves_no_temp_files(store: StateStore) -> None:
-    for number in range(5):
-        store.update(f"site{number}", a_state())
-    assert sorted(p.name for p in store.dir.iterdir()) == ["state.json"]
-    json.loads((store.dir / "state.json").read_text())
+def test_the_last_attempts_are_kept_newest_first(store: StateStore) -> None:
+    for number in range(HISTORY + 5):
+        store.update("a", a_state(), Attempt(f"2025-11-22T10:00:{number:02d}Z", ok=number % 2 == 0,
+                                             requests=number, duration_seconds=0.5))
+    store.update("b", a_state(), Attempt("2025-11-22T11:00:00Z", ok=True))
+    history = store.history("a")
+    assert len(history) == HISTORY
+    assert [a.requests for a in history] == list(range(HISTORY + 4, 4, -1))
+    assert history[0].ok is True and history[1].ok is False
+    assert len(store.history("b")) == 1
 
 
-def test_crash_between_write_and_rename_keeps_the_old_file(
-    store: StateStore, monkeypatch: pytest.MonkeyPatch
+def test_a_state_json_of_an_earlier_version_is_imported_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store.save({"main-blog": a_state(integration_id=111)})
-    before = (store.dir / "state.json").read_bytes()
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    (state_dir / "state.json").write_text(json.dumps({"version": 1, "sites": {
+        "blog": {"last_success": "2025-11-22T10:00:00Z", "last_attempt": "2025-11-22T10:00:00Z",
+                 "last_error": None, "integration_id": 456, "integration_id_replaces": 123,
+                 "post_types_count": 3, "taxonomies_count": 2},
+        "shop": {"last_attempt": "2025-11-22T10:05:00Z", "last_error": "boom",
+                 "integration_id": "not a number"},
+    }}))
+    with StateStore(state_dir, read_only=True) as store:  # status before the first pass
+        assert store.load()["blog"].integration_id == 456
+    assert not (state_dir / "state.db").exists()
+    with StateStore(state_dir) as store:
+        loaded = store.load()
+    assert loaded["blog"].integration_id_replaces == 123
+    assert loaded["shop"].last_error == "boom" and loaded["shop"].integration_id is None
+    assert not (state_dir / "state.json").exists()
+    assert (state_dir / "state.json.imported").is_file()
+    assert "imported 2 site(s)" in caplog.text
+    with StateStore(state_dir) as store:  # once: a second open imports nothing
+        assert store.load()["blog"].integration_id == 456
+    assert caplog.text.count("imported 2 site(s)") == 1
 
-    def crash(src: object, dst: object) -> None:
-        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(os, "replace", crash)
-    monkeypatch.setattr(os, "rename", crash)
-    with pytest.raises(StateError):
-        store.save({"main-blog": a_state(integration_id=222)})
-    monkeypatch.undo()
-    assert (store.dir / "state.json").read_bytes() == before
-    assert sorted(p.name for p in store.dir.iterdir()) == ["state.json"]
-    assert store.load()["main-blog"].integration_id == 111
-
-
-def test_interrupt_during_save_keeps_the_old_file(
-    store: StateStore, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("text", [
+    "[" * 100_000 + "]" * 100_000,  # nested too deeply to parse
+    '{"version": 1, "sites": {"a": {"last_su',  # cut off
+    '"just a string"',
+    '{"sites": [1, 2, 3]}',
+], ids=["nesting-bomb", "truncated", "string", "wrong-shape"])
+def test_a_state_json_of_any_shape_never_crashes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str
 ) -> None:
-    store.save({"main-blog": a_state(integration_id=111)})
-
-    def interrupted(src: object, dst: object) -> None:
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "replace", interrupted)
-    monkeypatch.setattr(os, "rename", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        store.save({"main-blog": a_state(integration_id=222)})
-    monkeypatch.undo()
-    assert store.load()["main-blog"].integration_id == 111
-    assert sorted(p.name for p in store.dir.iterdir()) == ["state.json"]
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    (state_dir / "state.json").write_text(text)
+    with StateStore(state_dir) as store:
+        assert store.load() == {}
+        store.update("a", a_state())
+        assert store.load()["a"].integration_id == 123
+    assert "nothing imported" in caplog.text
+    assert not (state_dir / "state.json").exists()  # kept, renamed, for a look
+    assert len(list(state_dir.glob("state.json.*"))) == 1
 
 
-def test_corrupt_state_file_does_not_stop_the_agent(store: StateStore) -> None:
-    (store.dir / "state.json").write_text('{"version": 1, "sites": {"a": {"last_su')
-    assert store.load() == {}
-    store.update("a", a_state())
-    assert store.load()["a"].integration_id == 123
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign-table"])
+def test_an_unusable_database_is_moved_aside_loudly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: str
+) -> None:
+    state_dir = tmp_path / "state"
+    with StateStore(state_dir) as store:
+        for number in range(200):
+            store.update(f"site{number}", a_state())
+    db = state_dir / "state.db"
+    if damage == "garbage":
+        db.write_bytes(b"this is not a database" * 100)
+    elif damage == "truncated":
+        with db.open("r+b") as handle:
+            handle.truncate(db.stat().st_size // 2)
+    else:
+        db.unlink()
+        connection = sqlite3.connect(db)
+        connection.execute("CREATE TABLE sites (name TEXT)")
+        connection.commit()
+        connection.close()
+    with pytest.raises(StateError) as caught, StateStore(state_dir, read_only=True) as store:
+        store.load()  # status: says so, moves nothing
+    assert "the next pass" in str(caught.value)
+    with StateStore(state_dir) as store:
+        assert store.load() == {}
+        store.update("a", a_state())
+        assert store.load()["a"].integration_id == 123
+    moved = list(state_dir.glob("state.db.unusable-*"))
+    assert [p.name for p in moved if not p.name.endswith(("-wal", "-shm"))]
+    assert "moved it to" in caplog.text
 
 
 def test_status_has_exactly_the_six_contract_keys() -> None:
@@ -128,24 +179,16 @@ def test_status_of_a_site_never_synced_is_all_null() -> None:
     assert all(value is None for value in status.values())
 
 
-def test_status_round_trips_through_json(store: StateStore) -> None:
-    store.save({"a": a_state()})
-    status = store.load()["a"].status()
-    assert json.loads(json.dumps(status)) == status
-
-
-def test_state_file_holds_no_secret(store: StateStore) -> None:
-    # SiteState has no field for a secret; whatever is saved is only what status shows
-    # plus bookkeeping about integration ids.
-    store.save({"main-blog": a_state()})
-    document = json.loads((store.dir / "state.json").read_text())
-    entry = document["sites"]["main-blog"]
-    assert set(entry) >= STATUS_KEYS
-    for key in set(entry) - STATUS_KEYS:
-        assert "integration" in key, f"unexpected field {key!r} in the state file"
-    text = (store.dir / "state.json").read_text().lower()
-    for word in ("api_key", "password", "bearer", "authorization"):
-        assert word not in text
+def test_the_database_holds_no_secret_field(store: StateStore) -> None:
+    store.update("main-blog", a_state(), Attempt("2025-11-22T10:00:00Z", ok=True))
+    connection = sqlite3.connect(store.path)
+    columns = {table: [row[1] for row in connection.execute(f"PRAGMA table_info({table})")]
+               for table in ("sites", "attempts")}
+    connection.close()
+    for table, names in columns.items():
+        for name in names:
+            assert not any(word in name for word in ("key", "password", "secret", "token",
+                                                     "auth")), (table, name)
 
 
 def test_state_dir_that_cannot_be_created(tmp_path: Path) -> None:
@@ -153,6 +196,19 @@ def test_state_dir_that_cannot_be_created(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(StateError):
         StateStore(blocker / "state").ensure_dir()
+
+
+def test_structure_hash_follows_slugs_and_labels_not_counts() -> None:
+    def payload(**post_types: tuple[str, int]) -> dict[str, Any]:
+        return {"post_types": {slug: {"label": label, "count": count, "enabled": True,
+                                      "fetch_limit": 100}
+                               for slug, (label, count) in post_types.items()},
+                "taxonomies": {}}
+
+    base = structure_hash(payload(post=("Posts", 3), page=("Pages", 1)))
+    assert structure_hash(payload(page=("Pages", 9), post=("Posts", 5))) == base
+    assert structure_hash(payload(post=("News", 3), page=("Pages", 1))) != base
+    assert structure_hash(payload(post=("Posts", 3))) != base
 
 
 # --- the pass lock -------------------------------------------------------------------------
@@ -246,7 +302,7 @@ def test_new_configured_id_ends_the_replacement() -> None:
 
 def test_replacement_survives_a_save_and_load(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
-    store.save({"blog": SiteState(integration_id=456, integration_id_replaces=123)})
+    store.update("blog", SiteState(integration_id=456, integration_id_replaces=123))
     assert integration_id_to_use(site(123), store.load()["blog"]) == 456
     assert store.load()["blog"].status()["integration_id"] == 456
 
@@ -290,4 +346,4 @@ def test_error_echoing_the_api_key_is_masked_in_state(
     assert "revoked" in status["last_error"]
     assert key not in status["last_error"]
     for written in (tmp_path / "state").iterdir():
-        assert key not in written.read_text(errors="replace")
+        assert key.encode() not in written.read_bytes()

@@ -538,7 +538,8 @@ def test_connection_reset_is_transient(waits: list[float]) -> None:
         reader = reader_for(server.url_for("xmlrpc.php"), waits, max_attempts=2)
         exc = failure(reader, TransientError)
     assert "gave up after 2 tries" in str(exc)
-    assert "reset" in str(exc)
+    # An RST seen while reading, or the connection found closed: the race decides which.
+    assert "reset" in str(exc) or "closed connection" in str(exc)
     assert waits == [WAIT]
 
 

@@ -19,7 +19,7 @@ requests in flight (`wordpress.max_connections`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -60,21 +60,32 @@ class _Chosen:
 
 
 def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log,
-                   on_request: Callable[[str], None] | None = None) -> SiteStructure:
-    """The site's public post types and taxonomies, with counts; raise WordPressError."""
+                   on_request: Callable[[str], None] | None = None,
+                   pool: ThreadPoolExecutor | None = None) -> SiteStructure:
+    """The site's public post types and taxonomies, with counts; raise WordPressError.
+
+    `pool` runs the read's concurrent requests (a pass shares one among its sites,
+    rather than starting threads for each); without one, the read has its own.
+    """
+    if pool is None:
+        with ThreadPoolExecutor(site.wordpress.max_connections + 1,
+                                thread_name_prefix=f"wp-{site.name}") as own_pool:
+            return read_structure(site, policy, log, on_request, own_pool)
     wp = site.wordpress
     deadline = Deadline.after(wp.deadline,
                               f"{site.key_path}.wordpress.deadline ({wp.deadline:g} s)")
     credentials = (wp.username, wp.app_password.reveal()) if wp.has_credentials else None
-    with new_session(wp.max_connections) as session, ThreadPoolExecutor(
-            wp.max_connections + 1, thread_name_prefix=f"wp-{site.name}") as pool:
+    with new_session(wp.max_connections) as session:
         http = HttpClient(session, timeout=wp.timeout, verify=wp.verify, policy=policy,
                           log=log, deadline=deadline, auth=credentials,
                           auth_origins={origin_of(wp.url)}, max_in_flight=wp.max_connections,
                           on_response=on_request)
         read = _SiteRead(site, http, pool, log)
-        with _as_wordpress_errors(site):
-            return read.run()
+        try:
+            with _as_wordpress_errors(site):
+                return read.run()
+        finally:
+            read.settle()
 
 
 class _SiteRead:
@@ -86,6 +97,7 @@ class _SiteRead:
         self.discovery = Discovery(site, http, log)
         self.rest = RestReader(site, http, self.in_parallel, log)
         self._xmlrpc: XmlrpcReader | None = None
+        self._futures: list[Future[Any]] = []
 
     @property
     def xmlrpc(self) -> XmlrpcReader:
@@ -94,10 +106,23 @@ class _SiteRead:
                                         self.log)
         return self._xmlrpc
 
+    def submit(self, call: Callable[[], T]) -> Future[T]:
+        future = self.pool.submit(call)
+        self._futures.append(future)
+        return future
+
     def in_parallel(self, calls: Sequence[Callable[[], T]]) -> list[T]:
-        """Run calls on the read's pool; results in order; the first error raised."""
-        futures = [self.pool.submit(call) for call in calls]
+        """Run calls on the pool; results in order; once all ended, the first error raised."""
+        futures = [self.submit(call) for call in calls]
+        wait(futures)
         return [future.result() for future in futures]
+
+    def settle(self) -> None:
+        """Wait for what the read started (an error may have cut it short): nothing of a
+        site's read outlives it. Each request ends by its deadline."""
+        for future in self._futures:
+            future.cancel()
+        wait(self._futures)
 
     # --- the decision table ----------------------------------------------------
 
@@ -109,7 +134,7 @@ class _SiteRead:
             return self._all_over_xmlrpc(None, why="wordpress.xmlrpc is 'always'")
         xmlrpc_listing = None
         if mode == "auto" and has_credentials:
-            xmlrpc_listing = self.pool.submit(self.xmlrpc.list_public)
+            xmlrpc_listing = self.submit(self.xmlrpc.list_public)
         try:
             with _as_wordpress_errors(self.site):
                 listing = self.rest.find_and_list(self.discovery.api_roots())
