@@ -51,7 +51,9 @@ CREATE TABLE IF NOT EXISTS sites (
     integration_id_replaces INTEGER,
     post_types_count INTEGER,
     taxonomies_count INTEGER,
-    structure_hash TEXT
+    structure_hash TEXT,
+    api_root TEXT,
+    xmlrpc_endpoint TEXT
 );
 CREATE TABLE IF NOT EXISTS attempts (
     id INTEGER PRIMARY KEY,
@@ -81,6 +83,9 @@ class SiteState:
     post_types_count: int | None = None
     taxonomies_count: int | None = None
     structure_hash: str | None = None  # of the structure last pushed (slugs and labels)
+    # Where the last successful read found the site's APIs: tried first next time.
+    api_root: str | None = None
+    xmlrpc_endpoint: str | None = None
 
     def status(self) -> dict[str, Any]:
         """The public view, as `status --json` shows it (CONTRACT §6)."""
@@ -388,7 +393,8 @@ def _state_from_row(row: tuple[Any, ...]) -> SiteState:
 
 
 def _has_type(value: Any, name: str) -> bool:
-    if name in ("last_success", "last_attempt", "last_error", "structure_hash"):
+    if name in ("last_success", "last_attempt", "last_error", "structure_hash", "api_root",
+                "xmlrpc_endpoint"):
         return isinstance(value, str)
     # ids and counts: whole numbers, not bools; ids positive
     if isinstance(value, bool) or not isinstance(value, int) or value >= 2**63:

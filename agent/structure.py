@@ -31,3 +31,5 @@ class SiteStructure:
     read_at: datetime  # UTC, when the read finished
     source: str  # how it was read, for the log: "REST at https://…/wp-json/"
     requests: int = 0  # requests sent to WordPress for this read
+    api_root: str | None = None  # where REST answered, if it did
+    xmlrpc_endpoint: str | None = None  # where XML-RPC answered, if it was used

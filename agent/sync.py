@@ -30,6 +30,7 @@ from agent.retry import RetryPolicy
 from agent.state import Attempt, SiteState, StateStore, structure_hash, utc_now_iso
 from agent.structure import SiteStructure
 from agent.text import quoted
+from agent.wordpress.discovery import KnownPlaces
 from agent.wordpress.reader import read_structure
 
 Log = logging.LoggerAdapter[logging.Logger]
@@ -181,7 +182,9 @@ def _sync_site(site: SiteConfig, context: _Pass) -> SiteResult:
     state.last_attempt = utc_now_iso()
     structure: SiteStructure | None = None
     try:
-        structure, payload = _read_and_build(site, config, context.options, context.pool, log)
+        known = KnownPlaces(state.api_root, state.xmlrpc_endpoint)
+        structure, payload = _read_and_build(site, config, context.options, context.pool, log,
+                                             known)
         integration_id, receipt = _push(site, payload, context.backend, state, log)
     except Exception as exc:  # noqa: BLE001 - one site's failure never stops another's
         result = _failure(site, exc, config, log)
@@ -198,6 +201,7 @@ def _sync_site(site: SiteConfig, context: _Pass) -> SiteResult:
     state.post_types_count = len(payload["post_types"])
     state.taxonomies_count = len(payload["taxonomies"])
     state.structure_hash = structure_hash(payload)
+    state.api_root, state.xmlrpc_endpoint = structure.api_root, structure.xmlrpc_endpoint
     try:
         store.update(site.name, state, _attempt(state, result))
     except StateError as exc:
@@ -229,10 +233,11 @@ def _record(store: StateStore, site: SiteConfig, state: SiteState, attempt: Atte
 
 
 def _read_and_build(
-    site: SiteConfig, config: Config, options: PassOptions, pool: ThreadPoolExecutor, log: Log
+    site: SiteConfig, config: Config, options: PassOptions, pool: ThreadPoolExecutor, log: Log,
+    known: KnownPlaces | None = None,
 ) -> tuple[SiteStructure, dict[str, Any]]:
     structure = read_structure(site, _policy(config, options), log,
-                               on_request=options.progress.touch, pool=pool)
+                               on_request=options.progress.touch, pool=pool, known=known)
     for key_path in unmatched_overrides(structure, site):
         log.info("%s: the payload has no such slug (not on the site, not public, or "
                  "excluded); this override adds nothing", key_path)

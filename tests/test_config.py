@@ -550,3 +550,119 @@ def test_config_file_is_not_modified(tmp_path: Path) -> None:
     before = path.read_bytes(), os.stat(path).st_mode
     load_config(path)
     assert (path.read_bytes(), os.stat(path).st_mode) == before
+
+
+# --- fleets: parallel_sites, sites_dir (CONTRACT §10) -----------------------------------------
+
+
+def site_file(directory: Path, name: str, text: str, mode: int = 0o600) -> Path:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def test_fleet_keys_have_their_defaults(tmp_path: Path) -> None:
+    config = load(tmp_path, MINIMAL)
+    assert config.parallel_sites == 16
+    assert config.sites_dir is None
+    assert config.sites[0].wordpress.max_connections == 6
+    assert config.sites[0].wordpress.deadline == 120.0
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("parallel_sites", 0), ("parallel_sites", 257), ("parallel_sites", "many"),
+])
+def test_parallel_sites_is_bounded(tmp_path: Path, key: str, value: object) -> None:
+    problem_at(problems_of(tmp_path, MINIMAL + f"{key}: {value}\n"), key)
+
+
+@pytest.mark.parametrize("value", [0, 33, -1])
+def test_max_connections_is_bounded(tmp_path: Path, value: int) -> None:
+    text = MINIMAL.replace("      url: https://blog.example.com",
+                           f"      url: https://blog.example.com\n      max_connections: {value}")
+    problem_at(problems_of(tmp_path, text), "sites[0].wordpress.max_connections")
+
+
+def test_sites_dir_adds_one_site_or_a_list_per_file(tmp_path: Path) -> None:
+    site_file(tmp_path, "sites.d/shop.yaml", """
+        name: shop
+        site_id: 7
+        api_key: shop-key-0123456789
+        wordpress: {url: https://shop.example.com}
+    """)
+    site_file(tmp_path, "sites.d/agency.yml", """
+        - {name: a1, site_id: 8, api_key: a1-key-0123456789, wordpress: {url: https://a1.example}}
+        - {name: a2, site_id: 9, api_key: a2-key-0123456789, wordpress: {url: https://a2.example}}
+    """)
+    site_file(tmp_path, "sites.d/README.txt", "not a site file")
+    config = load(tmp_path, MINIMAL + "sites_dir: sites.d\nparallel_sites: 4\n")
+    assert [s.name for s in config.sites] == ["main-blog", "a1", "a2", "shop"]
+    assert config.sites[3].key_path == "sites.d/shop.yaml: sites[0]"
+    assert config.sites[2].key_path == "sites.d/agency.yml: sites[1]"
+    assert config.sites_dir == tmp_path / "sites.d"
+
+
+def test_a_fleet_may_live_in_sites_dir_alone(tmp_path: Path) -> None:
+    site_file(tmp_path, "sites.d/one.yaml", """
+        {name: one, site_id: 1, api_key: one-key-0123456789, wordpress: {url: https://a.example}}
+    """)
+    text = "backend: {url: https://api.igny8.com/api}\nsites_dir: sites.d\n"
+    assert [s.name for s in load(tmp_path, text).sites] == ["one"]
+    (tmp_path / "sites.d" / "one.yaml").unlink()
+    assert load(tmp_path, text).warnings == (
+        f"no sites configured: neither `sites:` nor {tmp_path / 'sites.d'} lists any",)
+
+
+def test_site_file_problems_name_the_file_and_the_key_path(tmp_path: Path) -> None:
+    site_file(tmp_path, "sites.d/bad.yaml", """
+        name: bad
+        site_id: seven
+        api_key: bad-key-0123456789
+        wordpress: {url: ftp://bad.example, xmlrcp: never}
+    """)
+    site_file(tmp_path, "sites.d/broken.yaml", "name: [unclosed\n")
+    site_file(tmp_path, "sites.d/scalar.yaml", "just a string\n")
+    problems = problems_of(tmp_path, MINIMAL + "sites_dir: sites.d\n")
+    problem_at(problems, "sites.d/bad.yaml: sites[0].site_id")
+    problem_at(problems, "sites.d/bad.yaml: sites[0].wordpress.url")
+    assert "did you mean 'xmlrpc'" in problem_at(problems,
+                                                 "sites.d/bad.yaml: sites[0].wordpress.xmlrcp")
+    assert any(p.startswith("sites.d/broken.yaml: line ") for p in problems)
+    assert "one site entry (a mapping) or a list" in problem_at(problems, "sites.d/scalar.yaml")
+
+
+def test_site_names_stay_unique_across_files(tmp_path: Path) -> None:
+    site_file(tmp_path, "sites.d/copy.yaml", """
+        {name: main-blog, site_id: 6, api_key: copy-key-0123456789,
+         wordpress: {url: https://copy.example}}
+    """)
+    problems = problems_of(tmp_path, MINIMAL + "sites_dir: sites.d\n")
+    assert "'main-blog' is already used by sites[0]" in problem_at(
+        problems, "sites.d/copy.yaml: sites[0].name")
+
+
+def test_a_missing_sites_dir_is_a_problem(tmp_path: Path) -> None:
+    assert "is not a directory" in problem_at(
+        problems_of(tmp_path, MINIMAL + "sites_dir: nowhere\n"), "sites_dir")
+
+
+def test_site_files_get_env_interpolation_and_the_secret_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("T_API_KEY", "from-the-environment-0123")
+    site_file(tmp_path, "sites.d/env.yaml", """
+        {name: env, site_id: 6, api_key: "${T_API_KEY}", wordpress: {url: https://e.example}}
+    """, mode=0o644)
+    site_file(tmp_path, "sites.d/literal.yaml", """
+        {name: lit, site_id: 7, api_key: literal-in-a-world-readable-file,
+         wordpress: {url: https://l.example}}
+    """, mode=0o644)
+    config = load(tmp_path, MINIMAL + "sites_dir: sites.d\n")
+    env_site = next(s for s in config.sites if s.name == "env")
+    assert env_site.api_key == Secret("from-the-environment-0123")
+    assert any("literal.yaml holds a secret and is readable by other users" in w
+               for w in config.warnings)
+    status_view = load(tmp_path, MINIMAL + "sites_dir: sites.d\n", read_secrets=False)
+    assert len(status_view.sites) == 3

@@ -269,3 +269,22 @@ def test_the_daemon_runs_whatever_the_environment(wordpress, backend, agent, sta
     assert daemon.process.poll() is None, daemon.stderr()
     assert daemon.stop() == 0
     assert "Traceback" not in daemon.stderr()
+
+
+def test_sighup_reads_sites_dir_again(wordpress, backend, agent, start_daemon):
+    site = wordpress("main")
+    config = daemon_config(site, backend, DAILY)
+    entry = config.pop("sites")[0]
+    config["sites_dir"] = "sites.d"
+    sites_dir = agent.workdir / "sites.d"
+    sites_dir.mkdir()
+    (sites_dir / "blog.yaml").write_text(yaml.safe_dump(entry))
+    agent.write_config(config)
+    daemon = start_daemon()
+    backend.wait_for_posts(1, 30)
+
+    (sites_dir / "second.yaml").write_text(yaml.safe_dump(dict(entry, name="second")))
+    daemon.signal(signal.SIGHUP)
+
+    backend.wait_for_posts(2, 30)
+    assert "new or changed: second; removed: none" in daemon.stderr()

@@ -1,16 +1,23 @@
 """What a site's home page says: where its REST API and xmlrpc.php are, and
 which origins the site's credentials may go to.
 
-The home page is fetched once per read, without credentials. Credentials go
-to the configured URL's origin, and follow a home-page redirect only to the
-same host (http → https, or `www.` added or removed) — never to a host some
-redirect, header or tag merely names.
+The home page is fetched at most once per read, without credentials, and only
+when needed: where the last successful read found the API root and xmlrpc.php
+(`KnownPlaces`, from the state) is tried first. The home page is the one
+request that makes WordPress render its theme, the heaviest thing the agent
+asks; a daily pass over a fleet rarely needs it.
+
+Credentials go to the configured URL's origin, and follow a home-page redirect
+only to the same host (http → https, or `www.` added or removed) — never to a
+host some redirect, header or tag merely names.
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from requests.utils import parse_header_links
@@ -25,15 +32,36 @@ LINK_TAG = re.compile(rb"<link\b[^>]*>", re.IGNORECASE)
 TAG_ATTRIBUTE = re.compile(rb"""(\w+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
 
+@dataclass(frozen=True)
+class KnownPlaces:
+    """Where the last successful read found the site's APIs."""
+
+    api_root: str | None = None
+    xmlrpc_endpoint: str | None = None
+
+
 class Discovery:
     """The home page of one site and what it tells; `http` is that site's client."""
 
-    def __init__(self, site: SiteConfig, http: HttpClient, log: Log):
+    def __init__(self, site: SiteConfig, http: HttpClient, log: Log,
+                 known: KnownPlaces | None = None):
         self.site = site
         self.http = http
         self.log = log
         self.home_page: HttpResponse | None = None
         self._fetched = False
+        self.known_root = self._usable(known.api_root if known else None)
+        self.known_endpoint = self._usable(known.xmlrpc_endpoint if known else None)
+
+    def _usable(self, url: str | None) -> str | None:
+        """A remembered URL, if credentials may go there (or there are none to send)."""
+        if not url:
+            return None
+        origin = origin_of(url)
+        if same_site(origin_of(self.site.wordpress.url), origin):
+            self.http.auth_origins.add(origin)
+            return url
+        return url if self.http.auth is None else None
 
     def fetch_home_page(self) -> HttpResponse | None:
         """The home page (after redirects), or None when it cannot be read. Fetched once."""
@@ -63,17 +91,23 @@ class Discovery:
         page = self.fetch_home_page()
         return _home_of(page.url) if page is not None else self.site.wordpress.url
 
-    def api_roots(self) -> list[str]:
-        """REST API roots to try, best first, without duplicates."""
+    def api_roots(self) -> Iterator[str]:
+        """REST API roots to try, best first, without duplicates: the one that worked last
+        time, then (only if that fails: the home page is fetched here) what the site
+        announces, then the fallbacks."""
+        if self.known_root:
+            yield self.known_root
         page = self.fetch_home_page()
         candidates: list[str] = []
         if page is not None and (page.status == 200 or page.header("link")):
             candidates += self._credible(api_roots_from_page(page), "REST API")
         home = self.home_url
         candidates += [home + "/wp-json/", home + "/?rest_route=/"]
-        return list(dict.fromkeys(candidates))
+        yield from (root for root in dict.fromkeys(candidates) if root != self.known_root)
 
     def xmlrpc_endpoint(self) -> str:
+        if self.known_endpoint:
+            return self.known_endpoint
         return xmlrpc_endpoint(self.site.wordpress.url, self.fetch_home_page(),
                                self.http.auth_origins)
 

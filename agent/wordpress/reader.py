@@ -41,7 +41,7 @@ from agent.http import HttpClient, Log, new_session, origin_of, tls_advice
 from agent.retry import RetryPolicy
 from agent.structure import ContentType, SiteStructure
 from agent.text import printable, sentence
-from agent.wordpress.discovery import Discovery
+from agent.wordpress.discovery import Discovery, KnownPlaces
 from agent.wordpress.rest import BY_VIEWABLE, Listed, RestListing, RestReader
 from agent.wordpress.xmlrpc import XmlrpcReader
 
@@ -61,16 +61,18 @@ class _Chosen:
 
 def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log,
                    on_request: Callable[[str], None] | None = None,
-                   pool: ThreadPoolExecutor | None = None) -> SiteStructure:
+                   pool: ThreadPoolExecutor | None = None,
+                   known: KnownPlaces | None = None) -> SiteStructure:
     """The site's public post types and taxonomies, with counts; raise WordPressError.
 
     `pool` runs the read's concurrent requests (a pass shares one among its sites,
     rather than starting threads for each); without one, the read has its own.
+    `known`: where the last read found the APIs, tried first.
     """
     if pool is None:
         with ThreadPoolExecutor(site.wordpress.max_connections + 1,
                                 thread_name_prefix=f"wp-{site.name}") as own_pool:
-            return read_structure(site, policy, log, on_request, own_pool)
+            return read_structure(site, policy, log, on_request, own_pool, known)
     wp = site.wordpress
     deadline = Deadline.after(wp.deadline,
                               f"{site.key_path}.wordpress.deadline ({wp.deadline:g} s)")
@@ -80,7 +82,7 @@ def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log,
                           log=log, deadline=deadline, auth=credentials,
                           auth_origins={origin_of(wp.url)}, max_in_flight=wp.max_connections,
                           on_response=on_request)
-        read = _SiteRead(site, http, pool, log)
+        read = _SiteRead(site, http, pool, log, known)
         try:
             with _as_wordpress_errors(site):
                 return read.run()
@@ -89,12 +91,13 @@ def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log,
 
 
 class _SiteRead:
-    def __init__(self, site: SiteConfig, http: HttpClient, pool: ThreadPoolExecutor, log: Log):
+    def __init__(self, site: SiteConfig, http: HttpClient, pool: ThreadPoolExecutor, log: Log,
+                 known: KnownPlaces | None):
         self.site = site
         self.http = http
         self.pool = pool
         self.log = log
-        self.discovery = Discovery(site, http, log)
+        self.discovery = Discovery(site, http, log, known)
         self.rest = RestReader(site, http, self.in_parallel, log)
         self._xmlrpc: XmlrpcReader | None = None
         self._futures: list[Future[Any]] = []
@@ -129,7 +132,6 @@ class _SiteRead:
     def run(self) -> SiteStructure:
         mode = self.site.wordpress.xmlrpc
         has_credentials = self.site.wordpress.has_credentials
-        self.discovery.fetch_home_page()
         if mode == "always":
             return self._all_over_xmlrpc(None, why="wordpress.xmlrpc is 'always'")
         xmlrpc_listing = None
@@ -229,6 +231,8 @@ class _SiteRead:
             read_at=datetime.now(UTC).replace(microsecond=0),
             source=" and ".join(sources),
             requests=self.http.requests_sent,
+            api_root=root,
+            xmlrpc_endpoint=self.xmlrpc.endpoint if with_xmlrpc else None,
         )
         self.log.info("WordPress lists %d public post types and %d public taxonomies (%s, "
                       "%d requests)", len(structure.post_types), len(structure.taxonomies),

@@ -12,7 +12,7 @@ are public, when REST alone cannot tell, is the reader's (`reader.py`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -96,7 +96,7 @@ class RestReader:
 
     # --- listing ---------------------------------------------------------------
 
-    def find_and_list(self, roots: list[str]) -> RestListing:
+    def find_and_list(self, roots: Iterable[str]) -> RestListing:
         """List types and taxonomies at the first of `roots` that answers as the API."""
         tried: list[str] = []
         blocked: RestAccessDenied | None = None
