@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agent import __version__
@@ -28,6 +29,7 @@ EXIT_OK = 0
 EXIT_SITE_FAILED = 1
 EXIT_USAGE = 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL
+DEFAULT_MAX_AGE_HOURS = 36.0
 
 log = site_log("agent", "agent.cli")
 
@@ -95,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="the last result of each site")
     status.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    status.add_argument("--check", action="store_true",
+                        help="exit 1 (one line per site on stdout) unless every site's last "
+                        "attempt succeeded within --max-age; for Nagios, Icinga, OnFailure=")
+    status.add_argument("--max-age", type=_hours, default=DEFAULT_MAX_AGE_HOURS,
+                        metavar="HOURS", help=f"with --check (default {DEFAULT_MAX_AGE_HOURS:g})")
     status.set_defaults(handler=_status)
     return parser
 
@@ -122,8 +129,7 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
 
 
 def _sync(args: argparse.Namespace, config: Config) -> int:
-    options = PassOptions(dry_run=args.dry_run, site_names=_selected_sites(args, config))
-    results = run_pass(config, options)
+    results = _pass(config, args, dry_run=args.dry_run)
     if args.json:
         _print_json({r.site: (r.payload if args.dry_run else _result_json(r))
                      for r in results if r.ok or not args.dry_run})
@@ -136,10 +142,26 @@ def _sync(args: argparse.Namespace, config: Config) -> int:
 
 
 def _connect(args: argparse.Namespace, config: Config) -> int:
-    results = run_pass(config, PassOptions(site_names=_selected_sites(args, config)))
+    results = _pass(config, args)
     for result in results:
         print(_connect_summary(result))
     return _exit_status(results)
+
+
+def _pass(config: Config, args: argparse.Namespace, *, dry_run: bool = False
+          ) -> list[SiteResult]:
+    """One pass, watched by the metrics and check-ins the config asks for (not a dry run)."""
+    options = PassOptions(dry_run=dry_run, site_names=_selected_sites(args, config))
+    if dry_run:
+        return run_pass(config, options)
+    from agent.monitoring import monitoring_for
+
+    monitoring = monitoring_for(config)
+    options.observers = monitoring.observers
+    try:
+        return run_pass(config, options)
+    finally:
+        monitoring.after_pass()
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
@@ -151,6 +173,8 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     with StateStore(config.state_dir, read_only=True) as store:
         states = store.load()
     report = {site.name: states.get(site.name, SiteState()).status() for site in config.sites}
+    if args.check:
+        return _check(report, args.max_age)
     if args.json:
         _print_json(report)
         return EXIT_OK
@@ -162,6 +186,53 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     print(f"{len(report) - len(failing) - never} ok, {len(failing)} failing, "
           f"{never} never synced")
     return EXIT_OK
+
+
+def _check(report: dict[str, dict[str, Any]], max_age_hours: float) -> int:
+    """Nagios-style: 0 and one line when every site is fresh, else 1 and a line per site."""
+    now = datetime.now(UTC)
+    problems = []
+    for name, entry in report.items():
+        why = _staleness(entry, now, max_age_hours)
+        if why:
+            problems.append(f"{name}: {why}")
+    if problems:
+        for line in problems:
+            print(printable(line))
+        return EXIT_SITE_FAILED
+    print(f"OK: {len(report)} site(s), each last synced within {max_age_hours:g} h")
+    return EXIT_OK
+
+
+def _staleness(entry: dict[str, Any], now: datetime, max_age_hours: float) -> str | None:
+    """Why a site is not fresh, or None."""
+    if entry["last_attempt"] is None:
+        return "never synced"
+    if entry["last_error"] is not None:
+        return (f"FAILING since {entry['last_attempt']} (last success: "
+                f"{entry['last_success'] or 'never'}): {entry['last_error']}")
+    age = now - _parse_time(entry["last_success"])
+    if age > timedelta(hours=max_age_hours):
+        return (f"STALE: last success {entry['last_success']}, {age.total_seconds() / 3600:.0f} h "
+                f"ago (more than {max_age_hours:g} h): are passes running? see the logs")
+    return None
+
+
+def _parse_time(text: str | None) -> datetime:
+    try:
+        return datetime.strptime(text or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of hours: {text!r}") from None
+    if not 0 < value < 1e6:
+        raise argparse.ArgumentTypeError(f"must be a positive number of hours: {text!r}")
+    return value
 
 
 def _is_failing(entry: dict[str, Any]) -> bool:

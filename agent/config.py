@@ -102,6 +102,18 @@ class ScheduleConfig:
     timezone: str = "UTC"
     jitter_seconds: int = 1800
     retry_failed_every: int = 900
+    check_every: int = 3600  # seconds between freshness checks; 0: none
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    listen: tuple[str, int] | None = None  # (host, port) the daemon serves /metrics on
+    textfile: Path | None = None  # written after each `sync`, for node_exporter
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    ping_url: Secret | None = None  # Healthchecks-style: <url>/start, <url>, <url>/fail
 
 
 @dataclass(frozen=True)
@@ -115,6 +127,8 @@ class Config:
     warnings: tuple[str, ...] = ()
     parallel_sites: int = 16  # sites handled side by side in a pass
     sites_dir: Path | None = None
+    metrics: MetricsConfig = MetricsConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
 
     def site(self, name: str) -> SiteConfig | None:
         return next((s for s in self.sites if s.name == name), None)
@@ -127,6 +141,8 @@ class Config:
     def secrets(self) -> list[str]:
         """Every credential value, in the forms that could reach a log line."""
         values: list[str] = []
+        if self.monitoring.ping_url:
+            values.append(self.monitoring.ping_url.reveal())
         for site in self.sites:
             if site.api_key:
                 values.append(site.api_key.reveal())
@@ -204,6 +220,7 @@ def _read_yaml(path: Path, *, empty_ok: bool = False) -> Any:
 
 
 SECRET_KEYS = (("api_key", "api_key_file"), ("app_password", "app_password_file"))
+PING_URL_KEYS = ("ping_url", "ping_url_file")
 MAX_SECRET_FILE_BYTES = 64 * 1024
 MIN_MASKED_SECRET = 6
 SHOWN_LIMIT = 40  # characters of a wrong value quoted back in a problem line
@@ -212,9 +229,15 @@ UNREAD = "(not read)"
 
 def _unread_secrets(raw: Any, ctx: _Context) -> Any:
     """The raw config with the secrets the command does not need replaced by a
-    placeholder, unread (no ${VAR} or file needed for them)."""
+    placeholder, unread (no ${VAR} or file needed for them). A command that reads no
+    API key pings no monitor either."""
     which = ctx.unread_secrets
-    if not which or not isinstance(raw, dict) or not isinstance(raw.get("sites"), list):
+    if not which or not isinstance(raw, dict):
+        return raw
+    if isinstance(raw.get("monitoring"), dict):
+        raw = {**raw, "monitoring": _placeholder_secrets(dict(raw["monitoring"]),
+                                                         PING_URL_KEYS)}
+    if not isinstance(raw.get("sites"), list):
         return raw
     sites = []
     for site in raw["sites"]:
@@ -451,7 +474,9 @@ class _Context:
 
 
 TOP_KEYS = ("backend", "sites", "schedule", "state_dir", "log_level", "parallel_sites",
-            "sites_dir")
+            "sites_dir", "metrics", "monitoring")
+METRICS_KEYS = ("listen", "textfile")
+MONITORING_KEYS = ("ping_url", "ping_url_file")
 SITE_FILE_PATTERNS = ("*.yaml", "*.yml")
 BACKEND_KEYS = ("url", "timeout", "verify", "max_attempts", "max_retry_seconds")
 SITE_KEYS = (
@@ -464,7 +489,7 @@ WORDPRESS_KEYS = (
     "max_connections", "deadline",
 )
 CONTENT_KEYS = ("enabled", "fetch_limit")
-SCHEDULE_KEYS = ("cron", "timezone", "jitter_seconds", "retry_failed_every")
+SCHEDULE_KEYS = ("cron", "timezone", "jitter_seconds", "retry_failed_every", "check_every")
 
 
 def _build_config(top: Section, ctx: _Context) -> Config:
@@ -487,7 +512,49 @@ def _build_config(top: Section, ctx: _Context) -> Config:
         warnings=tuple(ctx.warnings),
         parallel_sites=top.integer("parallel_sites", 16, minimum=1, maximum=256) or 16,
         sites_dir=sites_dir,
+        metrics=_build_metrics(top.section("metrics", METRICS_KEYS), ctx),
+        monitoring=MonitoringConfig(
+            ping_url=_ping_url(top.section("monitoring", MONITORING_KEYS), ctx)),
     )
+
+
+def _build_metrics(section: Section, ctx: _Context) -> MetricsConfig:
+    listen = None
+    text = section.string("listen")
+    if text:
+        listen = _listen_address(text.strip())
+        if listen is None:
+            section.fail("listen", f"must be host:port, e.g. 127.0.0.1:9817, not {text!r}")
+    textfile = section.string("textfile")
+    path = _resolve_beside_config(textfile, ctx) if textfile else None
+    if path is not None and path.suffix != ".prom":
+        section.fail("textfile", "must end in .prom (node_exporter reads only those files)")
+    elif path is not None and not path.parent.is_dir():
+        section.fail("textfile", f"{path.parent} is not a directory")
+    return MetricsConfig(listen=listen, textfile=path)
+
+
+def _listen_address(text: str) -> tuple[str, int] | None:
+    """(host, port) of "127.0.0.1:9817", "[::1]:9817" or ":9817" (every address)."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or "0.0.0.0"
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9.:_-]+", host):
+        return None
+    return host, int(port)
+
+
+def _ping_url(section: Section, ctx: _Context) -> Secret | None:
+    secret = _secret(section, "ping_url", ctx, required=False)
+    if secret is None or secret.reveal() == UNREAD:
+        return secret
+    parts = urlsplit(secret.reveal())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        section.fail("ping_url", "must be an http:// or https:// URL (it is not shown here: "
+                     "it is a secret)")
+        return None
+    return secret
 
 
 def _build_backend(section: Section, ctx: _Context) -> BackendConfig | None:
@@ -674,6 +741,7 @@ def _build_schedule(section: Section) -> ScheduleConfig:
         timezone=timezone,
         jitter_seconds=section.integer("jitter_seconds", 1800, minimum=0) or 0,
         retry_failed_every=section.integer("retry_failed_every", 900, minimum=1) or 900,
+        check_every=section.integer("check_every", 3600, minimum=0) or 0,
     )
 
 

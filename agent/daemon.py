@@ -22,6 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -30,15 +31,19 @@ from apscheduler.triggers.interval import IntervalTrigger
 from agent.config import Config, load_config
 from agent.errors import AgentError, ConfigError, LockHeld
 from agent.logs import mask_secrets, set_level, site_log
+from agent.monitoring import monitoring_for
 from agent.schedule import DailyCron
 from agent.state import StateStore
-from agent.sync import PassOptions, PassProgress, record_abandoned, run_pass
+from agent.sync import PassOptions, PassProgress, check_structures, record_abandoned, run_pass
 from agent.systemd import Notifier
+
+if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
 
 log = site_log("agent", "agent.daemon")
 
 STOP_GRACE_SECONDS = 6.0  # the contract allows 10 s from SIGTERM to exit; keep a margin
-DAILY, RETRY_FAILED, WATCHDOG = "daily", "retry-failed", "watchdog"
+DAILY, RETRY_FAILED, CHECK, WATCHDOG = "daily", "retry-failed", "freshness", "watchdog"
 STALL_MARGIN_SECONDS = 60.0
 
 
@@ -64,6 +69,8 @@ class Daemon:
         self.idle = threading.Event()
         self.idle.set()
         self._stalled_said = False
+        self.monitoring = monitoring_for(config, daemon=True)
+        self.metrics_server: WSGIServer | None = None
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1), WATCHDOG: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -74,6 +81,7 @@ class Daemon:
 
     def run(self) -> int:
         self._install_signal_handlers()
+        self._serve_metrics(self.config)
         self._log_missed_runs()
         self._schedule(self.config)
         self.scheduler.add_job(self._pass, args=[None, "start-up"], id="start-up")
@@ -145,6 +153,25 @@ class Daemon:
             IntervalTrigger(seconds=schedule.retry_failed_every, timezone=UTC),
             id=RETRY_FAILED, replace_existing=True,
         )
+        if schedule.check_every:
+            self.scheduler.add_job(
+                self._check_freshness,
+                IntervalTrigger(seconds=schedule.check_every, timezone=UTC),
+                id=CHECK, replace_existing=True,
+            )
+        elif self.scheduler.get_job(CHECK) is not None:
+            self.scheduler.remove_job(CHECK)
+
+    def _serve_metrics(self, config: Config) -> None:
+        """Serve /metrics at metrics.listen (again, after a reload that changed it)."""
+        listen = config.metrics.listen
+        current = self.metrics_server.server_address[:2] if self.metrics_server else None
+        if self.metrics_server is not None and (listen is None or tuple(current) != listen):
+            self.metrics_server.shutdown()
+            self.metrics_server.server_close()
+            self.metrics_server = None
+        if listen is not None and self.metrics_server is None and self.monitoring.metrics:
+            self.metrics_server = self.monitoring.metrics.serve(listen)
 
     def _next_run(self) -> str:
         job = self.scheduler.get_job(DAILY)
@@ -214,7 +241,8 @@ class Daemon:
         config = self.config
         try:
             options = PassOptions(site_names=site_names or [], stop=self.stopping,
-                                  progress=self.progress)
+                                  progress=self.progress,
+                                  observers=self.monitoring.observers)
             log.info("%s pass over %s", reason, ", ".join(site_names) if site_names else
                      "every site")
             self.progress.touch()
@@ -227,6 +255,7 @@ class Daemon:
             return
         finally:
             self.idle.set()
+            self.monitoring.after_pass()
         failed = [r.site for r in results if not r.ok]
         summary = (f"last pass {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}: "
                    f"{len(results) - len(failed)} ok, {len(failed)} failed"
@@ -234,6 +263,29 @@ class Daemon:
                       f"{config.schedule.retry_failed_every}s)" if failed else "")
                    + f"; next run {self._next_run()}")
         self.notifier.status(summary)
+
+    def _check_freshness(self) -> None:
+        """Between daily pushes: read each site's lists (nothing counted, the backend
+        not asked) and push at once the sites whose types or labels changed."""
+        self.idle.clear()
+        if self.stopping.is_set():
+            self.idle.set()
+            return
+        try:
+            self.progress.touch()
+            options = PassOptions(stop=self.stopping, progress=self.progress,
+                                  observers=self.monitoring.observers)
+            changed = check_structures(self.config, options)
+        except LockHeld as exc:
+            log.info("skipped the freshness check: %s", exc)
+            return
+        except AgentError as exc:
+            log.error("the freshness check failed: %s", exc)
+            return
+        finally:
+            self.idle.set()
+        if changed:
+            self._pass(changed, "changed structure")
 
     # --- reload ----------------------------------------------------------------
 
@@ -249,12 +301,16 @@ class Daemon:
             return
         old, self.config = self.config, new
         mask_secrets(old.secrets() + new.secrets())
+        self.monitoring = monitoring_for(new, daemon=True, metrics=self.monitoring.metrics)
+        self._serve_metrics(new)
         set_level(self.log_level_override or new.log_level)
         for warning in new.warnings:
             log.warning("%s", warning)
         self._schedule(new)
-        changed = [s.name for s in new.sites if old.site(s.name) != s]
-        removed = [s.name for s in old.sites if new.site(s.name) is None]
+        old_sites = {site.name: site for site in old.sites}
+        new_names = {site.name for site in new.sites}
+        changed = [s.name for s in new.sites if old_sites.get(s.name) != s]
+        removed = [s.name for s in old.sites if s.name not in new_names]
         log.info("reloaded: %d site(s); new or changed: %s; removed: %s", len(new.sites),
                  ", ".join(changed) or "none", ", ".join(removed) or "none")
         if changed:

@@ -519,7 +519,7 @@ class HttpClient:
                         follow_redirects=self.follow_redirects, log=self.log,
                     )
                 except Exception as exc:
-                    self._count(_outcome_of(exc))
+                    self._count(outcome_of(exc))
                     raise
                 self._count(str(response.status))
                 return response
@@ -539,10 +539,13 @@ class HttpClient:
             self._on_response(outcome)
 
 
-def _outcome_of(exc: Exception) -> str:
+def outcome_of(exc: Exception) -> str:
     """A short label for a failed request: the status, or what went wrong."""
     if isinstance(exc, TransientError):
-        return str(exc.status) if exc.status else "error"
+        if exc.status:
+            return str(exc.status)
+        text = str(exc)
+        return "timeout" if "timed out" in text or "no complete answer" in text else "connection"
     if isinstance(exc, TlsError):
         return "tls"
     if isinstance(exc, DeadlineExceeded):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import sys
@@ -87,3 +88,55 @@ def mask_secrets(secrets: list[str]) -> None:
 def site_log(site: str, name: str = "agent") -> logging.LoggerAdapter[logging.Logger]:
     """A logger whose lines name `site`."""
     return logging.LoggerAdapter(logging.getLogger(name), {"site": site})
+
+
+class _Quiet(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """Info and warnings at debug level: for work that runs often and says little."""
+
+    def info(self, msg: object, *args: object, **kwargs: object) -> None:
+        self.debug(msg, *args, **kwargs)  # type: ignore[arg-type]
+
+    def warning(self, msg: object, *args: object, **kwargs: object) -> None:
+        self.debug(msg, *args, **kwargs)  # type: ignore[arg-type]
+
+
+def quiet_site_log(site: str, name: str = "agent") -> logging.LoggerAdapter[logging.Logger]:
+    """A logger whose lines name `site`, its info and warnings lowered to debug."""
+    return _Quiet(logging.getLogger(name), {"site": site})
+
+
+class LogTail(logging.Handler):
+    """The last lines logged (at most `limit` bytes of them), secrets masked: the body of
+    a check-in. Attach with `capture_tail()`, read with `text()`."""
+
+    def __init__(self, limit: int):
+        super().__init__(logging.INFO)
+        self.limit = limit
+        self._lines: collections.deque[str] = collections.deque()
+        self._size = 0
+        self.setFormatter(_SiteFormatter("%(asctime)s %(levelname)s [%(site)s] %(message)s",
+                                         datefmt="%Y-%m-%dT%H:%M:%S%z"))
+        if _redacting_filter is not None:
+            self.addFilter(_redacting_filter)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        line = self.format(record).encode("utf-8", errors="replace")[: self.limit]
+        with self.lock:  # type: ignore[union-attr]
+            self._lines.append(line.decode("utf-8", errors="ignore"))
+            self._size += len(line) + 1
+            while self._size > self.limit and self._lines:
+                self._size -= len(self._lines.popleft().encode()) + 1
+
+    def text(self) -> str:
+        with self.lock:  # type: ignore[union-attr]
+            return "\n".join(self._lines) + ("\n" if self._lines else "")
+
+
+def capture_tail(limit: int) -> LogTail:
+    tail = LogTail(limit)
+    logging.getLogger().addHandler(tail)
+    return tail
+
+
+def release_tail(tail: LogTail) -> None:
+    logging.getLogger().removeHandler(tail)

@@ -39,6 +39,7 @@ class RetryPolicy:
         )
     )
     sleep: Callable[[float], None] = time.sleep
+    on_retry: Callable[[], None] | None = None  # told before each retry wait
 
 
 class _HonourRetryAfter(tenacity.wait.wait_base):
@@ -108,6 +109,8 @@ def call_with_retries(
         wait = state.upcoming_sleep
         log.warning("%s; try %d of %d in %.1f s", exc, state.attempt_number + 1,
                     policy.max_attempts, wait)
+        if policy.on_retry is not None:
+            policy.on_retry()
 
     stop = _Stop(policy, deadline, started)
     retrying = tenacity.Retrying(

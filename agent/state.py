@@ -17,7 +17,6 @@ is imported once and kept beside it, renamed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -118,14 +117,6 @@ STATE_FIELDS = tuple(f.name for f in fields(SiteState))
 
 def utc_now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def structure_hash(payload: dict[str, Any]) -> str:
-    """What a structure looks like, counts and settings aside: its slugs and labels."""
-    shape = {kind: sorted((slug, entry.get("label")) for slug, entry in payload[kind].items())
-             for kind in ("post_types", "taxonomies")}
-    text = json.dumps(shape, ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 class StateStore:

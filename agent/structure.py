@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,6 +27,20 @@ class ContentType:
 
 
 @dataclass(frozen=True)
+class SiteShape:
+    """What a structure looks like, counts aside: (slug, label) of each post type and
+    taxonomy. Its hash tells whether the payload's types or labels changed."""
+
+    post_types: tuple[tuple[str, str], ...]
+    taxonomies: tuple[tuple[str, str], ...]
+
+    def hash(self) -> str:
+        text = json.dumps([sorted(self.post_types), sorted(self.taxonomies)],
+                          ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
 class SiteStructure:
     post_types: tuple[ContentType, ...]
     taxonomies: tuple[ContentType, ...]
@@ -33,3 +49,8 @@ class SiteStructure:
     requests: int = 0  # requests sent to WordPress for this read
     api_root: str | None = None  # where REST answered, if it did
     xmlrpc_endpoint: str | None = None  # where XML-RPC answered, if it was used
+
+    @property
+    def shape(self) -> SiteShape:
+        return SiteShape(tuple((t.slug, t.label) for t in self.post_types),
+                         tuple((t.slug, t.label) for t in self.taxonomies))

@@ -15,26 +15,28 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 
 from agent.backend import BackendClient, PushReceipt
 from agent.config import Config, SiteConfig
-from agent.errors import AgentError, IntegrationGone, Interrupted, StateError
+from agent.errors import AgentError, BackendError, IntegrationGone, Interrupted, StateError
 from agent.http import new_session
 from agent.lock import pass_lock
-from agent.logs import site_log
+from agent.logs import quiet_site_log, site_log
 from agent.payload import build_payload, unmatched_overrides
 from agent.retry import RetryPolicy
-from agent.state import Attempt, SiteState, StateStore, structure_hash, utc_now_iso
+from agent.state import Attempt, SiteState, StateStore, utc_now_iso
 from agent.structure import SiteStructure
 from agent.text import quoted
 from agent.wordpress.discovery import KnownPlaces
-from agent.wordpress.reader import read_structure
+from agent.wordpress.reader import read_shape, read_structure
 
+T = TypeVar("T")
 Log = logging.LoggerAdapter[logging.Logger]
 SLEEP_SLICE_SECONDS = 10.0
+module_log = site_log("agent", __name__)
 
 
 @dataclass
@@ -48,15 +50,48 @@ class SiteResult:
     source: str | None = None
     requests: int = 0  # to WordPress
     seconds: float = 0.0
+    pushed: bool | None = None  # whether the push got through; None: it was not tried
+
+
+class PassObserver:
+    """What a pass tells those who watch it (progress, metrics, check-ins).
+
+    Every method does nothing here; an observer overrides what it needs. The
+    pass goes on whatever an observer raises (it is logged as a warning).
+    """
+
+    def pass_started(self, sites: list[str]) -> None:
+        """A pass over `sites` begins."""
+
+    def request_done(self, target: str, outcome: str) -> None:
+        """A request to `target` (wordpress, backend) ended: its status, or what failed."""
+
+    def retry_scheduled(self, target: str) -> None:
+        """A request to `target` will be tried again after a wait."""
+
+    def site_done(self, result: SiteResult, state: SiteState) -> None:
+        """A site's result was recorded; `state` is its new state."""
+
+    def pass_done(self, results: list[SiteResult], seconds: float) -> None:
+        """The pass ended (`results` in config order)."""
+
+    def checked(self, site: str, result: str) -> None:
+        """A freshness check of `site` ended: unchanged, changed or failed."""
 
 
 @dataclass
-class PassProgress:
+class PassProgress(PassObserver):
     """What the pass is doing, for the daemon's stop and its systemd watchdog."""
 
     sites: set[str] = field(default_factory=set)  # being handled now
     last_activity: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def request_done(self, target: str, outcome: str) -> None:
+        self.touch()
+
+    def retry_scheduled(self, target: str) -> None:
+        self.touch()
 
     def touch(self, *_: object) -> None:
         """Something happened: a request ended, a retry wait went on, a site finished."""
@@ -87,24 +122,52 @@ class PassOptions:
     site_names: list[str] = field(default_factory=list)  # empty: every site
     stop: threading.Event | None = None  # set when the daemon must stop: no new site, no wait
     progress: PassProgress = field(default_factory=PassProgress)
+    observers: list[PassObserver] = field(default_factory=list)  # metrics, check-ins
+
+    def watchers(self) -> _Watchers:
+        return _Watchers([self.progress, *self.observers])
+
+
+class _Watchers:
+    """Tells every observer; one that fails is a warning, never the pass's failure."""
+
+    def __init__(self, observers: list[PassObserver]):
+        self.observers = observers
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        def tell(*args: Any) -> None:
+            for observer in self.observers:
+                try:
+                    getattr(observer, name)(*args)
+                except Exception as exc:  # noqa: BLE001 - watching never fails the pass
+                    module_log.warning("%s failed (%s: %s); the pass goes on",
+                                       type(observer).__name__, type(exc).__name__,
+                                       quoted(str(exc), 200))
+
+        return tell
 
 
 def run_pass(config: Config, options: PassOptions | None = None) -> list[SiteResult]:
     """One pass; takes the pass lock unless it is a dry run (which writes nothing)."""
     options = options or PassOptions()
-    sites = [s for s in config.sites if not options.site_names or s.name in options.site_names]
+    sites = _selected(config, options)
     with _request_pool(config, sites) as pool:
         if options.dry_run:
             return _side_by_side(sites, config,
                                  lambda site: _dry_run_site(site, config, options, pool))
         store = StateStore(config.state_dir)
         store.ensure_dir()
+        watchers = options.watchers()
         with pass_lock(config.state_dir), store, \
                 new_session(config.parallel_sites) as backend_session:
+            started = time.monotonic()
+            watchers.pass_started([site.name for site in sites])
             assert config.backend is not None  # load_config(require_backend=True) ensures it
-            backend = BackendClient(config.backend, backend_session, _policy(config, options),
-                                    config.redact, on_request=options.progress.touch)
-            context = _Pass(config, options, backend, store, pool)
+            backend = BackendClient(config.backend, backend_session,
+                                    _policy(config, options, "backend"), config.redact,
+                                    on_request=lambda outcome: watchers.request_done(
+                                        "backend", outcome))
+            context = _Pass(config, options, backend, store, pool, watchers)
 
             def one_site(site: SiteConfig) -> SiteResult | None:
                 if options.stop is not None and options.stop.is_set():
@@ -115,7 +178,61 @@ def run_pass(config: Config, options: PassOptions | None = None) -> list[SiteRes
                 finally:
                     options.progress.finished(site.name)
 
-            return _side_by_side(sites, config, one_site)
+            results = _side_by_side(sites, config, one_site)
+            watchers.pass_done(results, time.monotonic() - started)
+            return results
+
+
+def check_structures(config: Config, options: PassOptions | None = None) -> list[str]:
+    """The sites whose post types or taxonomies (slugs, labels, which are public) differ
+    from their last push — found by reading only the lists, counting nothing and
+    asking the backend nothing. Sites never pushed, or failing, are left to the
+    passes that retry them. Quiet: what it reads is logged at debug level."""
+    options = options or PassOptions()
+    sites = _selected(config, options)
+    watchers = options.watchers()
+    with _request_pool(config, sites) as pool, pass_lock(config.state_dir), \
+            StateStore(config.state_dir) as store:
+        states = store.load()
+
+        def one_site(site: SiteConfig) -> str | None:
+            state = states.get(site.name)
+            if state is None or state.structure_hash is None or state.last_error:
+                return None
+            if options.stop is not None and options.stop.is_set():
+                return None
+            return _check_site(site, state, config, options, pool, watchers)
+
+        changed = _side_by_side(sites, config, one_site)
+    return [name for name in changed if name is not None]
+
+
+def _check_site(site: SiteConfig, state: SiteState, config: Config, options: PassOptions,
+                pool: ThreadPoolExecutor, watchers: _Watchers) -> str | None:
+    log = site_log(site.name)
+    options.progress.started(site.name)
+    try:
+        shape = read_shape(site, _policy(config, options, "wordpress", watchers),
+                           quiet_site_log(site.name),
+                           on_request=lambda outcome: watchers.request_done("wordpress",
+                                                                            outcome),
+                           pool=pool, known=KnownPlaces(state.api_root, state.xmlrpc_endpoint))
+    except AgentError as exc:
+        log.info("could not check whether its structure changed: %s", exc)
+        watchers.checked(site.name, "failed")
+        return None
+    finally:
+        options.progress.finished(site.name)
+    if shape.hash() == state.structure_hash:
+        watchers.checked(site.name, "unchanged")
+        return None
+    log.info("its post types or taxonomies changed since the last push: pushing now")
+    watchers.checked(site.name, "changed")
+    return site.name
+
+
+def _selected(config: Config, options: PassOptions) -> list[SiteConfig]:
+    return [s for s in config.sites if not options.site_names or s.name in options.site_names]
 
 
 @dataclass(frozen=True)
@@ -127,6 +244,7 @@ class _Pass:
     backend: BackendClient
     store: StateStore
     pool: ThreadPoolExecutor  # for the sites' concurrent requests
+    watchers: _Watchers
 
 
 def _request_pool(config: Config, sites: list[SiteConfig]) -> ThreadPoolExecutor:
@@ -138,7 +256,7 @@ def _request_pool(config: Config, sites: list[SiteConfig]) -> ThreadPoolExecutor
 
 
 def _side_by_side(sites: list[SiteConfig], config: Config,
-                  work: Callable[[SiteConfig], SiteResult | None]) -> list[SiteResult]:
+                  work: Callable[[SiteConfig], T | None]) -> list[T]:
     """`work` for each site, up to `parallel_sites` at once; results in config order."""
     if len(sites) <= 1 or config.parallel_sites == 1:
         results = [work(site) for site in sites]
@@ -184,29 +302,33 @@ def _sync_site(site: SiteConfig, context: _Pass) -> SiteResult:
     try:
         known = KnownPlaces(state.api_root, state.xmlrpc_endpoint)
         structure, payload = _read_and_build(site, config, context.options, context.pool, log,
-                                             known)
+                                             known, context.watchers)
         integration_id, receipt = _push(site, payload, context.backend, state, log)
     except Exception as exc:  # noqa: BLE001 - one site's failure never stops another's
         result = _failure(site, exc, config, log)
         result.requests = structure.requests if structure else 0
         result.seconds = time.monotonic() - started
+        result.pushed = False if isinstance(exc, BackendError) else None
         state.last_error = result.error
         _record(store, site, state, _attempt(state, result), log)
+        context.watchers.site_done(result, state)
         return result
     result = SiteResult(site.name, ok=True, payload=payload, integration_id=integration_id,
                         receipt=receipt, source=structure.source,
-                        requests=structure.requests, seconds=time.monotonic() - started)
+                        requests=structure.requests, seconds=time.monotonic() - started,
+                        pushed=True)
     state.last_success = state.last_attempt
     state.last_error = None
     state.post_types_count = len(payload["post_types"])
     state.taxonomies_count = len(payload["taxonomies"])
-    state.structure_hash = structure_hash(payload)
+    state.structure_hash = structure.shape.hash()
     state.api_root, state.xmlrpc_endpoint = structure.api_root, structure.xmlrpc_endpoint
     try:
         store.update(site.name, state, _attempt(state, result))
     except StateError as exc:
         return _failure(site, StateError(f"pushed, but could not record it: {exc}"), config,
                         log)
+    context.watchers.site_done(result, state)
     log.info("pushed %d post types and %d taxonomies to integration %d",
              state.post_types_count, state.taxonomies_count, integration_id)
     return result
@@ -234,10 +356,13 @@ def _record(store: StateStore, site: SiteConfig, state: SiteState, attempt: Atte
 
 def _read_and_build(
     site: SiteConfig, config: Config, options: PassOptions, pool: ThreadPoolExecutor, log: Log,
-    known: KnownPlaces | None = None,
+    known: KnownPlaces | None = None, watchers: _Watchers | None = None,
 ) -> tuple[SiteStructure, dict[str, Any]]:
-    structure = read_structure(site, _policy(config, options), log,
-                               on_request=options.progress.touch, pool=pool, known=known)
+    watchers = watchers or options.watchers()
+    structure = read_structure(site, _policy(config, options, "wordpress", watchers), log,
+                               on_request=lambda outcome: watchers.request_done("wordpress",
+                                                                                outcome),
+                               pool=pool, known=known)
     for key_path in unmatched_overrides(structure, site):
         log.info("%s: the payload has no such slug (not on the site, not public, or "
                  "excluded); this override adds nothing", key_path)
@@ -300,9 +425,11 @@ def _failure(site: SiteConfig, exc: Exception, config: Config, log: Log) -> Site
     return SiteResult(site.name, ok=False, error=message)
 
 
-def _policy(config: Config, options: PassOptions) -> RetryPolicy:
+def _policy(config: Config, options: PassOptions, target: str,
+            watchers: _Watchers | None = None) -> RetryPolicy:
     """The retry policy of backend.*, with the pass's sleep (fake in tests, stoppable in
-    the daemon)."""
+    the daemon), telling the watchers of each retry of a request to `target`."""
+    watchers = watchers or options.watchers()
     defaults = RetryPolicy()
     backend = config.backend
     if options.stop is not None:
@@ -313,6 +440,7 @@ def _policy(config: Config, options: PassOptions) -> RetryPolicy:
         max_attempts=backend.max_attempts if backend else defaults.max_attempts,
         max_seconds=backend.max_retry_seconds if backend else defaults.max_seconds,
         sleep=sleep,
+        on_retry=lambda: watchers.retry_scheduled(target),
     )
 
 

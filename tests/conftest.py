@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from tests.support.backend_standin import BackendStandin, Integration
+from tests.support.daemon import Daemon, NotifySocket
 from tests.support.wordpress import WordPressServers, WordPressSite, WordPressUnavailable
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -201,3 +202,24 @@ def label_and_count(payload: dict[str, Any]) -> dict[str, dict[str, dict[str, An
                for slug, e in payload[kind].items()}
         for kind in ("post_types", "taxonomies")
     }
+
+
+@pytest.fixture
+def notify() -> Iterator[NotifySocket]:
+    sock = NotifySocket()
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def start_daemon(agent, notify) -> Iterator:
+    started: list[Daemon] = []
+
+    def start(**env: str) -> Daemon:
+        daemon = Daemon(agent, {"NOTIFY_SOCKET": str(notify.path), **env})
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.stop()

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,8 @@ from agent.config import SiteConfig, WordPressConfig, load_config
 from agent.errors import LockHeld, StateError
 from agent.lock import pass_lock
 from agent.secret import Secret
-from agent.state import HISTORY, Attempt, SiteState, StateStore, structure_hash
+from agent.state import HISTORY, Attempt, SiteState, StateStore
+from agent.structure import SiteShape
 from agent.sync import PassOptions, integration_id_to_use, run_pass
 from tests.support.backend_standin import BackendStandin, Fault, Integration
 from tests.support.tiny_wordpress import tiny_wordpress
@@ -198,17 +198,14 @@ def test_state_dir_that_cannot_be_created(tmp_path: Path) -> None:
         StateStore(blocker / "state").ensure_dir()
 
 
-def test_structure_hash_follows_slugs_and_labels_not_counts() -> None:
-    def payload(**post_types: tuple[str, int]) -> dict[str, Any]:
-        return {"post_types": {slug: {"label": label, "count": count, "enabled": True,
-                                      "fetch_limit": 100}
-                               for slug, (label, count) in post_types.items()},
-                "taxonomies": {}}
-
-    base = structure_hash(payload(post=("Posts", 3), page=("Pages", 1)))
-    assert structure_hash(payload(page=("Pages", 9), post=("Posts", 5))) == base
-    assert structure_hash(payload(post=("News", 3), page=("Pages", 1))) != base
-    assert structure_hash(payload(post=("Posts", 3))) != base
+def test_a_shape_hash_follows_slugs_and_labels_not_order() -> None:
+    base = SiteShape((("post", "Posts"), ("page", "Pages")), (("category", "Topics"),))
+    assert SiteShape((("page", "Pages"), ("post", "Posts")), (("category", "Topics"),)).hash() \
+        == base.hash()
+    assert SiteShape((("post", "News"), ("page", "Pages")), (("category", "Topics"),)).hash() \
+        != base.hash()
+    assert SiteShape((("post", "Posts"),), (("category", "Topics"),)).hash() != base.hash()
+    assert SiteShape((("post", "Posts"), ("page", "Pages")), ()).hash() != base.hash()
 
 
 # --- the pass lock -------------------------------------------------------------------------

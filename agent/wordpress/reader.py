@@ -39,7 +39,7 @@ from agent.errors import (
 )
 from agent.http import HttpClient, Log, new_session, origin_of, tls_advice
 from agent.retry import RetryPolicy
-from agent.structure import ContentType, SiteStructure
+from agent.structure import ContentType, SiteShape, SiteStructure
 from agent.text import printable, sentence
 from agent.wordpress.discovery import Discovery, KnownPlaces
 from agent.wordpress.rest import BY_VIEWABLE, Listed, RestListing, RestReader
@@ -57,6 +57,9 @@ class _Chosen:
 
     post_types: list[Listed]
     taxonomies: list[Listed]
+    root: str | None  # the REST root that listed them; None when XML-RPC alone did
+    xmlrpc_endpoint: str | None = None  # when XML-RPC was used
+    why_xmlrpc_alone: str | None = None
 
 
 def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log,
@@ -69,10 +72,27 @@ def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log,
     rather than starting threads for each); without one, the read has its own.
     `known`: where the last read found the APIs, tried first.
     """
+    return _read(site, policy, log, on_request, pool, known,
+                 lambda read: read.structure(read.choose()))
+
+
+def read_shape(site: SiteConfig, policy: RetryPolicy, log: Log,
+               on_request: Callable[[str], None] | None = None,
+               pool: ThreadPoolExecutor | None = None,
+               known: KnownPlaces | None = None) -> SiteShape:
+    """Which post types and taxonomies the payload would hold, and their labels — the
+    lists alone, nothing counted (the freshness check)."""
+    return _read(site, policy, log, on_request, pool, known,
+                 lambda read: read.shape(read.choose()))
+
+
+def _read(site: SiteConfig, policy: RetryPolicy, log: Log,
+          on_request: Callable[[str], None] | None, pool: ThreadPoolExecutor | None,
+          known: KnownPlaces | None, what: Callable[[_SiteRead], T]) -> T:
     if pool is None:
         with ThreadPoolExecutor(site.wordpress.max_connections + 1,
                                 thread_name_prefix=f"wp-{site.name}") as own_pool:
-            return read_structure(site, policy, log, on_request, own_pool, known)
+            return _read(site, policy, log, on_request, own_pool, known, what)
     wp = site.wordpress
     deadline = Deadline.after(wp.deadline,
                               f"{site.key_path}.wordpress.deadline ({wp.deadline:g} s)")
@@ -85,7 +105,7 @@ def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log,
         read = _SiteRead(site, http, pool, log, known)
         try:
             with _as_wordpress_errors(site):
-                return read.run()
+                return what(read)
         finally:
             read.settle()
 
@@ -129,7 +149,18 @@ class _SiteRead:
 
     # --- the decision table ----------------------------------------------------
 
-    def run(self) -> SiteStructure:
+    def choose(self) -> _Chosen:
+        """What will be in the payload: the public types and taxonomies, minus the
+        excluded ones, each with where it can be counted."""
+        chosen = self._choose()
+        return replace(
+            chosen,
+            post_types=[t for t in chosen.post_types
+                        if t.slug not in self.site.exclude_post_types],
+            taxonomies=[t for t in chosen.taxonomies
+                        if t.slug not in self.site.exclude_taxonomies])
+
+    def _choose(self) -> _Chosen:
         mode = self.site.wordpress.xmlrpc
         has_credentials = self.site.wordpress.has_credentials
         if mode == "always":
@@ -150,20 +181,19 @@ class _SiteRead:
                                      f"{xmlrpc_error}") from None
         if xmlrpc_listing is None:
             self._say_how_public_is_judged(listing, mode)
-            return self._counted(self._rest_only(listing), listing.root)
+            return self._rest_only(listing)
         try:
             authority = xmlrpc_listing.result()
         except (WordPressError, HttpError) as exc:
             self.log.warning("XML-RPC could not be used (%s): which post types are public is "
                              "judged by REST's `viewable`, and types registered without REST "
                              "(show_in_rest => false) cannot be seen", exc)
-            return self._counted(self._rest_only(listing), listing.root)
-        chosen = self._by_authority(listing, authority)
-        return self._counted(chosen, listing.root, with_xmlrpc=True)
+            return self._rest_only(listing)
+        return self._by_authority(listing, authority)
 
     def _rest_only(self, listing: RestListing) -> _Chosen:
         return _Chosen([t for t in listing.post_types if t.public],
-                       [t for t in listing.taxonomies if t.public])
+                       [t for t in listing.taxonomies if t.public], root=listing.root)
 
     def _by_authority(self, listing: RestListing,
                       authority: tuple[list[Listed], list[Listed]]) -> _Chosen:
@@ -180,27 +210,55 @@ class _SiteRead:
                               ", ".join(f"{printable(i.slug)} ({'not ' if i.public else ''}"
                                         "public)" for i in disagree))
             chosen.append([replace(item, route=routes.get(item.slug)) for item in public])
-        return _Chosen(chosen[0], chosen[1])
+        return _Chosen(chosen[0], chosen[1], root=listing.root, xmlrpc_endpoint=self.endpoint)
 
     def _all_over_xmlrpc(self, listing: Future[tuple[list[Listed], list[Listed]]] | None,
-                         *, why: str) -> SiteStructure:
+                         *, why: str) -> _Chosen:
         with _as_wordpress_errors(self.site):
             post_types, taxonomies = (listing.result() if listing is not None
                                       else self.xmlrpc.list_public())
-            structure = self._counted(_Chosen(post_types, taxonomies), None, with_xmlrpc=True)
-        self.log.info("read over XML-RPC at %s (%d calls), because %s", self.xmlrpc.endpoint,
-                      self.xmlrpc.calls, why)
+        return _Chosen(post_types, taxonomies, root=None, xmlrpc_endpoint=self.endpoint,
+                       why_xmlrpc_alone=why)
+
+    @property
+    def endpoint(self) -> str:
+        return self.xmlrpc.endpoint
+
+    # --- what comes of it: counts, or the shape alone ----------------------------
+
+    def shape(self, chosen: _Chosen) -> SiteShape:
+        return SiteShape(tuple((t.slug, t.label) for t in chosen.post_types),
+                         tuple((t.slug, t.label) for t in chosen.taxonomies))
+
+    def structure(self, chosen: _Chosen) -> SiteStructure:
+        """Count what was chosen: over REST where REST lists it, else over XML-RPC."""
+        with _as_wordpress_errors(self.site):
+            counts = self._counts(chosen)
+        if chosen.why_xmlrpc_alone:
+            self.log.info("read over XML-RPC at %s (%d calls), because %s", self.endpoint,
+                          self.xmlrpc.calls, chosen.why_xmlrpc_alone)
+        sources = ([f"REST at {chosen.root}"] if chosen.root is not None else []) + (
+            [f"XML-RPC at {chosen.xmlrpc_endpoint}"] if chosen.xmlrpc_endpoint else [])
+        structure = SiteStructure(
+            post_types=tuple(ContentType(t.slug, t.label, counts[POST_TYPE, t.slug])
+                             for t in chosen.post_types),
+            taxonomies=tuple(ContentType(t.slug, t.label, counts[TAXONOMY, t.slug])
+                             for t in chosen.taxonomies),
+            read_at=datetime.now(UTC).replace(microsecond=0),
+            source=" and ".join(sources),
+            requests=self.http.requests_sent,
+            api_root=chosen.root,
+            xmlrpc_endpoint=chosen.xmlrpc_endpoint,
+        )
+        self.log.info("WordPress lists %d public post types and %d public taxonomies (%s, "
+                      "%d requests)", len(structure.post_types), len(structure.taxonomies),
+                      structure.source, structure.requests)
         return structure
 
-    # --- counting --------------------------------------------------------------
-
-    def _counted(self, chosen: _Chosen, root: str | None, *,
-                 with_xmlrpc: bool = False) -> SiteStructure:
-        post_types = [t for t in chosen.post_types
-                      if t.slug not in self.site.exclude_post_types]
-        taxonomies = [t for t in chosen.taxonomies
-                      if t.slug not in self.site.exclude_taxonomies]
-        jobs = [(POST_TYPE, t) for t in post_types] + [(TAXONOMY, t) for t in taxonomies]
+    def _counts(self, chosen: _Chosen) -> dict[tuple[str, str], int]:
+        root = chosen.root
+        jobs = ([(POST_TYPE, t) for t in chosen.post_types]
+                + [(TAXONOMY, t) for t in chosen.taxonomies])
         over_rest = [(kind, t) for kind, t in jobs if root is not None and t.route is not None]
         over_xmlrpc = [(kind, t) for kind, t in jobs if (kind, t) not in over_rest]
 
@@ -218,26 +276,10 @@ class _SiteRead:
         for part in self.in_parallel(calls):
             counts.update(part)
         if over_xmlrpc and root is not None:
-            self.log.info("XML-RPC at %s adds what REST does not list: %s", self.xmlrpc.endpoint,
+            self.log.info("XML-RPC at %s adds what REST does not list: %s", self.endpoint,
                           ", ".join(f"{printable(t.slug)} ({counts[kind, t.slug]})"
                                     for kind, t in over_xmlrpc))
-        sources = ([f"REST at {root}"] if root is not None else []) + (
-            [f"XML-RPC at {self.xmlrpc.endpoint}"] if with_xmlrpc else [])
-        structure = SiteStructure(
-            post_types=tuple(ContentType(t.slug, t.label, counts[POST_TYPE, t.slug])
-                             for t in post_types),
-            taxonomies=tuple(ContentType(t.slug, t.label, counts[TAXONOMY, t.slug])
-                             for t in taxonomies),
-            read_at=datetime.now(UTC).replace(microsecond=0),
-            source=" and ".join(sources),
-            requests=self.http.requests_sent,
-            api_root=root,
-            xmlrpc_endpoint=self.xmlrpc.endpoint if with_xmlrpc else None,
-        )
-        self.log.info("WordPress lists %d public post types and %d public taxonomies (%s, "
-                      "%d requests)", len(structure.post_types), len(structure.taxonomies),
-                      structure.source, structure.requests)
-        return structure
+        return counts
 
     def _count_over_xmlrpc(self, kind: str, slug: str) -> int:
         if kind == POST_TYPE:

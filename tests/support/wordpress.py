@@ -80,6 +80,7 @@ VARIANTS: dict[str, Variant] = {
     variant.name: variant
     for variant in (
         Variant("main"),
+        Variant("fresh"),  # for tests that register types while the agent runs
         Variant("plain", permalinks=""),
         Variant("subfolder", prefix="/blog"),
         Variant("private", mu_plugins=("igny8-fixtures.php", "igny8-private-rest.php")),
