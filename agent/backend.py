@@ -60,9 +60,14 @@ class PushReceipt:
 
 
 class BackendClient:
-    def __init__(self, config: BackendConfig, session: requests.Session, policy: RetryPolicy,
-                 redact: Callable[[str], str] | Sequence[str] = (),
-                 on_request: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        config: BackendConfig,
+        session: requests.Session,
+        policy: RetryPolicy,
+        redact: Callable[[str], str] | Sequence[str] = (),
+        on_request: Callable[[str], None] | None = None,
+    ):
         self.config = config
         self.session = session
         self.policy = policy
@@ -82,8 +87,13 @@ class BackendClient:
             assert url is not None
             response = self._request("GET", url, site, log, params=params)
             items, next_url = self._integration_page(response, site, url)
-            wordpress = [i for i in items if isinstance(i, dict) and i.get("platform")
-                         == "wordpress" and _as_id(i.get("id")) is not None]
+            wordpress = [
+                i
+                for i in items
+                if isinstance(i, dict)
+                and i.get("platform") == "wordpress"
+                and _as_id(i.get("id")) is not None
+            ]
             active = [i for i in wordpress if i.get("is_active") is True]
             if active:
                 return self._found(active[0], site, log)
@@ -92,8 +102,7 @@ class BackendClient:
             if url is None:
                 break
         else:
-            log.warning("the integration list has more than %d pages; looked no further",
-                        MAX_PAGES)
+            log.warning("the integration list has more than %d pages; looked no further", MAX_PAGES)
         if first_wordpress is not None:
             return self._found(first_wordpress, site, log)
         raise IntegrationNotFound(
@@ -102,23 +111,27 @@ class BackendClient:
             f"then run `igny8-agent connect --site {site.name}`"
         )
 
-    def _integration_page(self, response: HttpResponse, site: SiteConfig,
-                          url: str) -> tuple[list[Any], str | None]:
+    def _integration_page(
+        self, response: HttpResponse, site: SiteConfig, url: str
+    ) -> tuple[list[Any], str | None]:
         if response.status in (401, 403):
             raise _auth_error(site, response, self._message(response))
         if response.status == 400:
             raise BackendError(
                 f"IGNY8 does not know site_id {site.site_id} ({self._message(response)}): check "
-                f"{site.key_path}.site_id — it is the site's id in IGNY8")
+                f"{site.key_path}.site_id — it is the site's id in IGNY8"
+            )
         if response.status != 200:
             raise BackendProtocolError(
                 f"looking up the integration of site_id {site.site_id} at {shown(url)} answered "
-                f"{response.status} ({self._message(response)}); check backend.url")
+                f"{response.status} ({self._message(response)}); check backend.url"
+            )
         page = integration_page(response.json())
         if page is None:
             raise BackendProtocolError(
                 f"{shown(url)} answered something that is not a list of integrations: "
-                f"{self._message(response)}; check backend.url")
+                f"{self._message(response)}; check backend.url"
+            )
         return page
 
     def _next_page(self, next_url: str | None, current: str, log: Log) -> str | None:
@@ -126,16 +139,24 @@ class BackendClient:
             return None
         absolute = urljoin(current, next_url)
         if origin_of(absolute) != origin_of(self.base):
-            log.warning("the integration list's next page is on another origin (%s); not "
-                        "followed, the API key stays with %s", shown(absolute), self.base)
+            log.warning(
+                "the integration list's next page is on another origin (%s); not "
+                "followed, the API key stays with %s",
+                shown(absolute),
+                self.base,
+            )
             return None
         return absolute
 
     def _found(self, integration: dict[str, Any], site: SiteConfig, log: Log) -> int:
         integration_id = _as_id(integration.get("id"))
         assert integration_id is not None
-        log.info("found WordPress integration %d for site_id %d%s", integration_id,
-                 site.site_id, "" if integration.get("is_active") is True else " (inactive)")
+        log.info(
+            "found WordPress integration %d for site_id %d%s",
+            integration_id,
+            site.site_id,
+            "" if integration.get("is_active") is True else " (inactive)",
+        )
         return integration_id
 
     # --- push ---------------------------------------------------------------------
@@ -150,8 +171,12 @@ class BackendClient:
                 f"IGNY8 rejected the structure ({response.status}): {self._message(response)}"
             )
         if response.status in (401, 403):
-            raise _auth_error(site, response, self._message(response),
-                              configured_id=site.integration_id == integration_id)
+            raise _auth_error(
+                site,
+                response,
+                self._message(response),
+                configured_id=site.integration_id == integration_id,
+            )
         if response.status == 404:
             raise IntegrationGone(f"IGNY8 has no integration {integration_id} (404)")
         if not 200 <= response.status < 300:
@@ -165,21 +190,35 @@ class BackendClient:
     def _message(self, response: HttpResponse) -> str:
         return backend_message(response, self.redact)
 
-    def _request(self, method: str, url: str, site: SiteConfig, log: Log, *,
-                 params: dict[str, str] | None = None, json_body: Any = None) -> HttpResponse:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        site: SiteConfig,
+        log: Log,
+        *,
+        params: dict[str, str] | None = None,
+        json_body: Any = None,
+    ) -> HttpResponse:
         api_key = site.api_key.reveal() if site.api_key else ""
         headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
-        http = HttpClient(self.session, timeout=self.config.timeout, verify=self.config.verify,
-                          policy=self.policy, log=log, follow_redirects=False,
-                          on_response=self.on_request)
+        http = HttpClient(
+            self.session,
+            timeout=self.config.timeout,
+            verify=self.config.verify,
+            policy=self.policy,
+            log=log,
+            follow_redirects=False,
+            on_response=self.on_request,
+        )
         try:
-            return http.request(method, url, params=params, headers=headers,
-                                json_body=json_body)
+            return http.request(method, url, params=params, headers=headers, json_body=json_body)
         except Redirected as exc:
             raise BackendError(
                 f"IGNY8 at {self.base} redirects: {exc}. The agent does not follow it (the API "
                 f"key would go along, and a POST would become a GET): "
-                f"{_redirect_advice(self.base, url, exc.location)}") from None
+                f"{_redirect_advice(self.base, url, exc.location)}"
+            ) from None
         except TlsError as exc:
             raise BackendUnreachable(
                 f"cannot reach IGNY8: {exc}. {sentence(tls_advice(exc.kind, 'backend'))}"
@@ -202,10 +241,10 @@ def _transient_message(exc: TransientError) -> str:
 
 def _redirect_advice(base: str, url: str, location: str) -> str:
     """Suggest the backend.url the redirect implies, when it keeps the API path."""
-    path_after_base = urlsplit(url).path[len(urlsplit(base).path.rstrip("/")):]
+    path_after_base = urlsplit(url).path[len(urlsplit(base).path.rstrip("/")) :]
     target = urlsplit(location)
     if target.path.endswith(path_after_base) and path_after_base:
-        suggestion = f"{target.scheme}://{target.netloc}{target.path[:-len(path_after_base)]}"
+        suggestion = f"{target.scheme}://{target.netloc}{target.path[: -len(path_after_base)]}"
         return f"set backend.url to {suggestion.rstrip('/')}"
     return f"set backend.url to the address IGNY8 answers at (it points to {shown(location)})"
 
@@ -245,8 +284,9 @@ def pick_wordpress_integration(items: list[Any]) -> dict[str, Any] | None:
     return (active or wordpress or [None])[0]
 
 
-def backend_message(response: HttpResponse,
-                    redact: Callable[[str], str] | Sequence[str] = ()) -> str:
+def backend_message(
+    response: HttpResponse, redact: Callable[[str], str] | Sequence[str] = ()
+) -> str:
     """What the backend said, on one line, secrets masked, cut to MESSAGE_LIMIT characters.
 
     Its `error`, `detail` or `message`, with DRF's field errors (`errors`, or the
@@ -261,14 +301,20 @@ def backend_message(response: HttpResponse,
     elif looks_like_html(response.body):
         text = html_summary(response.body)
     else:
-        text = response.body[:4 * MESSAGE_LIMIT].decode("utf-8", errors="replace")
+        text = response.body[: 4 * MESSAGE_LIMIT].decode("utf-8", errors="replace")
     text = redact(text) if callable(redact) else Redactor(redact)(text)
     return quoted(text) if text.strip() else "(empty answer)"
 
 
 def _message_of(body: dict[str, Any]) -> str:
-    headline = next((v for k in ("error", "detail", "message")
-                     if isinstance(v := body.get(k), str) and v.strip()), "")
+    headline = next(
+        (
+            v
+            for k in ("error", "detail", "message")
+            if isinstance(v := body.get(k), str) and v.strip()
+        ),
+        "",
+    )
     fields = body.get("errors")
     if fields is None and not headline:
         # DRF's own 400: {"field": ["message", ...], ...}
@@ -288,8 +334,11 @@ def _flatten(value: Any, path: str, depth: int) -> list[str]:
     if depth > MAX_FIELD_DEPTH:
         return [f"{prefix}…"]
     if isinstance(value, dict):
-        return [line for key, sub in value.items()
-                for line in _flatten(sub, f"{path}.{key}" if path else str(key), depth + 1)]
+        return [
+            line
+            for key, sub in value.items()
+            for line in _flatten(sub, f"{path}.{key}" if path else str(key), depth + 1)
+        ]
     if isinstance(value, list):
         return [line for sub in value for line in _flatten(sub, path, depth + 1)]
     return [f"{prefix}{value}"]
@@ -301,8 +350,9 @@ def _receipt(response: HttpResponse, url: str, message: Callable[[], str]) -> Pu
         return PushReceipt(None, None, None)
     body = response.json()
     if not isinstance(body, dict):
-        raise BackendProtocolError(f"POST {shown(url)} answered {response.status} without a "
-                                   f"JSON object: {message()}")
+        raise BackendProtocolError(
+            f"POST {shown(url)} answered {response.status} without a JSON object: {message()}"
+        )
     if body.get("success", True) is not True:
         raise BackendError(f"IGNY8 did not store the structure: {message()}")
     data = body.get("data") if isinstance(body.get("data"), dict) else {}
@@ -314,10 +364,14 @@ def _receipt(response: HttpResponse, url: str, message: Callable[[], str]) -> Pu
     )
 
 
-def _auth_error(site: SiteConfig, response: HttpResponse, message: str, *,
-                configured_id: bool = False) -> BackendAuthError:
-    another_site = (f", or {site.key_path}.integration_id {site.integration_id} belongs to "
-                    "another site" if configured_id else "")
+def _auth_error(
+    site: SiteConfig, response: HttpResponse, message: str, *, configured_id: bool = False
+) -> BackendAuthError:
+    another_site = (
+        f", or {site.key_path}.integration_id {site.integration_id} belongs to another site"
+        if configured_id
+        else ""
+    )
     return BackendAuthError(
         f"IGNY8 refused the API key ({response.status}: {message}): check "
         f"{site.key_path}.api_key for site_id {site.site_id} — it may be wrong or revoked, "

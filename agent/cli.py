@@ -69,11 +69,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Push each WordPress site's structure (post types, taxonomies, counts) "
         "to the IGNY8 backend.",
     )
-    parser.add_argument("--config", metavar="PATH",
-                        help="config file (default: $IGNY8_AGENT_CONFIG, else "
-                        "/etc/igny8-agent/config.yaml)")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
-                        help="overrides log_level from the config")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="config file (default: $IGNY8_AGENT_CONFIG, else /etc/igny8-agent/config.yaml)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help="overrides log_level from the config",
+    )
     parser.add_argument("--version", action="version", version=f"igny8-agent {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -81,14 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_check_config)
 
     connect = commands.add_parser(
-        "connect", help="check WordPress and backend access, find the integration, push now")
+        "connect", help="check WordPress and backend access, find the integration, push now"
+    )
     connect.add_argument("--site", metavar="NAME", help="only this site")
     connect.set_defaults(handler=_connect)
 
     sync = commands.add_parser("sync", help="one pass over the sites (for cron / systemd timers)")
     sync.add_argument("--site", metavar="NAME", help="only this site")
-    sync.add_argument("--dry-run", action="store_true",
-                      help="read WordPress and print the payloads; push nothing")
+    sync.add_argument(
+        "--dry-run", action="store_true", help="read WordPress and print the payloads; push nothing"
+    )
     sync.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     sync.set_defaults(handler=_sync)
 
@@ -97,11 +104,19 @@ def _parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser("status", help="the last result of each site")
     status.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    status.add_argument("--check", action="store_true",
-                        help="exit 1 (one line per site on stdout) unless every site's last "
-                        "attempt succeeded within --max-age; for Nagios, Icinga, OnFailure=")
-    status.add_argument("--max-age", type=_hours, default=DEFAULT_MAX_AGE_HOURS,
-                        metavar="HOURS", help=f"with --check (default {DEFAULT_MAX_AGE_HOURS:g})")
+    status.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 (one line per site on stdout) unless every site's last "
+        "attempt succeeded within --max-age; for Nagios, Icinga, OnFailure=",
+    )
+    status.add_argument(
+        "--max-age",
+        type=_hours,
+        default=DEFAULT_MAX_AGE_HOURS,
+        metavar="HOURS",
+        help=f"with --check (default {DEFAULT_MAX_AGE_HOURS:g})",
+    )
     status.set_defaults(handler=_status)
     return parser
 
@@ -109,8 +124,11 @@ def _parser() -> argparse.ArgumentParser:
 def _load(args: argparse.Namespace) -> Config:
     dry_run = args.command == "sync" and args.dry_run
     status = args.command == "status"
-    config = load_config(args.config or default_config_path(),
-                         require_backend=not (dry_run or status), read_secrets=not status)
+    config = load_config(
+        args.config or default_config_path(),
+        require_backend=not (dry_run or status),
+        read_secrets=not status,
+    )
     mask_secrets(config.secrets())
     if not args.log_level:
         set_level(config.log_level)
@@ -131,8 +149,13 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
 def _sync(args: argparse.Namespace, config: Config) -> int:
     results = _pass(config, args, dry_run=args.dry_run)
     if args.json:
-        _print_json({r.site: (r.payload if args.dry_run else _result_json(r))
-                     for r in results if r.ok or not args.dry_run})
+        _print_json(
+            {
+                r.site: (r.payload if args.dry_run else _result_json(r))
+                for r in results
+                if r.ok or not args.dry_run
+            }
+        )
     elif args.dry_run:
         for result in results:
             if result.ok:
@@ -148,8 +171,7 @@ def _connect(args: argparse.Namespace, config: Config) -> int:
     return _exit_status(results)
 
 
-def _pass(config: Config, args: argparse.Namespace, *, dry_run: bool = False
-          ) -> list[SiteResult]:
+def _pass(config: Config, args: argparse.Namespace, *, dry_run: bool = False) -> list[SiteResult]:
     """One pass, watched by the metrics and check-ins the config asks for (not a dry run)."""
     options = PassOptions(dry_run=dry_run, site_names=_selected_sites(args, config))
     if dry_run:
@@ -183,8 +205,7 @@ def _status(args: argparse.Namespace, config: Config) -> int:
     for name in failing + others:  # what needs a look first
         print(_status_line(name, report[name]))
     never = sum(1 for entry in report.values() if entry["last_attempt"] is None)
-    print(f"{len(report) - len(failing) - never} ok, {len(failing)} failing, "
-          f"{never} never synced")
+    print(f"{len(report) - len(failing) - never} ok, {len(failing)} failing, {never} never synced")
     return EXIT_OK
 
 
@@ -209,12 +230,16 @@ def _staleness(entry: dict[str, Any], now: datetime, max_age_hours: float) -> st
     if entry["last_attempt"] is None:
         return "never synced"
     if entry["last_error"] is not None:
-        return (f"FAILING since {entry['last_attempt']} (last success: "
-                f"{entry['last_success'] or 'never'}): {entry['last_error']}")
+        return (
+            f"FAILING since {entry['last_attempt']} (last success: "
+            f"{entry['last_success'] or 'never'}): {entry['last_error']}"
+        )
     age = now - _parse_time(entry["last_success"])
     if age > timedelta(hours=max_age_hours):
-        return (f"STALE: last success {entry['last_success']}, {age.total_seconds() / 3600:.0f} h "
-                f"ago (more than {max_age_hours:g} h): are passes running? see the logs")
+        return (
+            f"STALE: last success {entry['last_success']}, {age.total_seconds() / 3600:.0f} h "
+            f"ago (more than {max_age_hours:g} h): are passes running? see the logs"
+        )
     return None
 
 
@@ -254,8 +279,12 @@ def _selected_sites(args: argparse.Namespace, config: Config) -> list[str]:
 def _exit_status(results: list[SiteResult]) -> int:
     failed = [r for r in results if not r.ok]
     if failed:
-        log.error("%d of %d site(s) failed: %s", len(failed), len(results),
-                  ", ".join(r.site for r in failed))
+        log.error(
+            "%d of %d site(s) failed: %s",
+            len(failed),
+            len(results),
+            ", ".join(r.site for r in failed),
+        )
         return EXIT_SITE_FAILED
     return EXIT_OK
 
@@ -275,10 +304,12 @@ def _connect_summary(result: SiteResult) -> str:
     if not result.ok:
         return f"{result.site}: FAILED: {printable(result.error or '')}"
     payload = result.payload or {}
-    types = ", ".join(f"{printable(slug)} ({e['count']})"
-                      for slug, e in payload["post_types"].items())
-    taxonomies = ", ".join(f"{printable(slug)} ({e['count']})"
-                           for slug, e in payload["taxonomies"].items())
+    types = ", ".join(
+        f"{printable(slug)} ({e['count']})" for slug, e in payload["post_types"].items()
+    )
+    taxonomies = ", ".join(
+        f"{printable(slug)} ({e['count']})" for slug, e in payload["taxonomies"].items()
+    )
     return (
         f"{result.site}: connected — WordPress read over {printable(result.source or '')}; "
         f"pushed to IGNY8 integration {result.integration_id}\n"
@@ -291,14 +322,17 @@ def _status_line(name: str, entry: dict[str, Any]) -> str:
     if entry["last_attempt"] is None:
         return f"{name}: never synced"
     if entry["last_error"] is None:
-        return (f"{name}: OK at {entry['last_success']}: {entry['post_types_count']} post types "
-                f"and {entry['taxonomies_count']} taxonomies pushed to integration "
-                f"{entry['integration_id']}")
-    return (f"{name}: FAILING at {entry['last_attempt']} (last success: "
-            f"{entry['last_success'] or 'never'}): {printable(entry['last_error'])}")
+        return (
+            f"{name}: OK at {entry['last_success']}: {entry['post_types_count']} post types "
+            f"and {entry['taxonomies_count']} taxonomies pushed to integration "
+            f"{entry['integration_id']}"
+        )
+    return (
+        f"{name}: FAILING at {entry['last_attempt']} (last success: "
+        f"{entry['last_success'] or 'never'}): {printable(entry['last_error'])}"
+    )
 
 
 def _print_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
-

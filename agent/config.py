@@ -185,8 +185,7 @@ def load_config(
         # A secret too short to be told from ordinary words is not masked: masking
         # it would garble every line (and any real key or password is longer).
         maskable = [value for value in context.secrets if len(value) >= MIN_MASKED_SECRET]
-        raise ConfigError(str(config_path),
-                          [redact(line, maskable) for line in problems.lines])
+        raise ConfigError(str(config_path), [redact(line, maskable) for line in problems.lines])
     return config
 
 
@@ -196,8 +195,10 @@ def _read_yaml(path: Path, *, empty_ok: bool = False) -> Any:
     except FileNotFoundError:
         raise ConfigError(
             str(path),
-            ["file not found: create it (config.example.yaml documents every key) "
-             "or pass --config PATH / set IGNY8_AGENT_CONFIG"],
+            [
+                "file not found: create it (config.example.yaml documents every key) "
+                "or pass --config PATH / set IGNY8_AGENT_CONFIG"
+            ],
         ) from None
     except OSError as exc:
         raise ConfigError(str(path), [f"cannot read the file: {exc.strerror}"]) from None
@@ -235,18 +236,22 @@ def _unread_secrets(raw: Any, ctx: _Context) -> Any:
     if not which or not isinstance(raw, dict):
         return raw
     if isinstance(raw.get("monitoring"), dict):
-        raw = {**raw, "monitoring": _placeholder_secrets(dict(raw["monitoring"]),
-                                                         PING_URL_KEYS)}
+        raw = {**raw, "monitoring": _placeholder_secrets(dict(raw["monitoring"]), PING_URL_KEYS)}
     if not isinstance(raw.get("sites"), list):
         return raw
     sites = []
     for site in raw["sites"]:
         if isinstance(site, dict) and SECRET_KEYS[0] in which:
             site = _placeholder_secrets(dict(site), SECRET_KEYS[0])
-        if (isinstance(site, dict) and isinstance(site.get("wordpress"), dict)
-                and SECRET_KEYS[1] in which):
-            site = {**site, "wordpress": _placeholder_secrets(dict(site["wordpress"]),
-                                                              SECRET_KEYS[1])}
+        if (
+            isinstance(site, dict)
+            and isinstance(site.get("wordpress"), dict)
+            and SECRET_KEYS[1] in which
+        ):
+            site = {
+                **site,
+                "wordpress": _placeholder_secrets(dict(site["wordpress"]), SECRET_KEYS[1]),
+            }
         sites.append(site)
     return {**raw, "sites": sites}
 
@@ -332,8 +337,15 @@ class Section:
             return default
         return text
 
-    def integer(self, key: str, default: int | None, *, minimum: int | None = None,
-                maximum: int | None = None, required: bool = False) -> int | None:
+    def integer(
+        self,
+        key: str,
+        default: int | None,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        required: bool = False,
+    ) -> int | None:
         value = self.value.get(key)
         if value is None:
             if required:
@@ -431,8 +443,16 @@ def _as_bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        return {"true": True, "yes": True, "1": True, "on": True,
-                "false": False, "no": False, "0": False, "off": False}.get(value.strip().lower())
+        return {
+            "true": True,
+            "yes": True,
+            "1": True,
+            "on": True,
+            "false": False,
+            "no": False,
+            "0": False,
+            "off": False,
+        }.get(value.strip().lower())
     return None
 
 
@@ -473,20 +493,46 @@ class _Context:
     unread_secrets: tuple[tuple[str, str], ...] = ()  # (key, file key) pairs left unread
 
 
-TOP_KEYS = ("backend", "sites", "schedule", "state_dir", "log_level", "parallel_sites",
-            "sites_dir", "metrics", "monitoring")
+TOP_KEYS = (
+    "backend",
+    "sites",
+    "schedule",
+    "state_dir",
+    "log_level",
+    "parallel_sites",
+    "sites_dir",
+    "metrics",
+    "monitoring",
+)
 METRICS_KEYS = ("listen", "textfile")
 MONITORING_KEYS = ("ping_url", "ping_url_file")
 SITE_FILE_PATTERNS = ("*.yaml", "*.yml")
 BACKEND_KEYS = ("url", "timeout", "verify", "max_attempts", "max_retry_seconds")
 SITE_KEYS = (
-    "name", "site_id", "api_key", "api_key_file", "integration_id", "wordpress",
-    "plugin_connection_enabled", "two_way_sync_enabled", "defaults", "post_types",
-    "taxonomies", "exclude_post_types", "exclude_taxonomies",
+    "name",
+    "site_id",
+    "api_key",
+    "api_key_file",
+    "integration_id",
+    "wordpress",
+    "plugin_connection_enabled",
+    "two_way_sync_enabled",
+    "defaults",
+    "post_types",
+    "taxonomies",
+    "exclude_post_types",
+    "exclude_taxonomies",
 )
 WORDPRESS_KEYS = (
-    "url", "username", "app_password", "app_password_file", "xmlrpc", "timeout", "verify",
-    "max_connections", "deadline",
+    "url",
+    "username",
+    "app_password",
+    "app_password_file",
+    "xmlrpc",
+    "timeout",
+    "verify",
+    "max_connections",
+    "deadline",
 )
 CONTENT_KEYS = ("enabled", "fetch_limit")
 SCHEDULE_KEYS = ("cron", "timezone", "jitter_seconds", "retry_failed_every", "check_every")
@@ -514,7 +560,8 @@ def _build_config(top: Section, ctx: _Context) -> Config:
         sites_dir=sites_dir,
         metrics=_build_metrics(top.section("metrics", METRICS_KEYS), ctx),
         monitoring=MonitoringConfig(
-            ping_url=_ping_url(top.section("monitoring", MONITORING_KEYS), ctx)),
+            ping_url=_ping_url(top.section("monitoring", MONITORING_KEYS), ctx)
+        ),
     )
 
 
@@ -551,8 +598,9 @@ def _ping_url(section: Section, ctx: _Context) -> Secret | None:
         return secret
     parts = urlsplit(secret.reveal())
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        section.fail("ping_url", "must be an http:// or https:// URL (it is not shown here: "
-                     "it is a secret)")
+        section.fail(
+            "ping_url", "must be an http:// or https:// URL (it is not shown here: it is a secret)"
+        )
         return None
     return secret
 
@@ -561,8 +609,9 @@ def _build_backend(section: Section, ctx: _Context) -> BackendConfig | None:
     url = _url(section, "url", required=ctx.require_backend)
     verify = _verify(section, ctx)
     if verify is False:
-        ctx.warnings.append("backend.verify: TLS certificates of the IGNY8 backend are not "
-                            "verified")
+        ctx.warnings.append(
+            "backend.verify: TLS certificates of the IGNY8 backend are not verified"
+        )
     config = BackendConfig(
         url=url or "",
         timeout=section.number("timeout", 30.0),
@@ -578,14 +627,15 @@ def _site_sections(top: Section, ctx: _Context, *, required: bool) -> list[Secti
     raw_sites = top.value.get("sites")
     if raw_sites is None:
         if required:
-            top.fail("sites", "is required: list at least one WordPress site (or set "
-                     "sites_dir)")
+            top.fail("sites", "is required: list at least one WordPress site (or set sites_dir)")
         return []
     if not isinstance(raw_sites, list) or (required and not raw_sites):
         top.fail("sites", "must be a non-empty list of sites")
         return []
-    return [Section(raw, _join("sites", index), ctx.problems, SITE_KEYS)
-            for index, raw in enumerate(raw_sites)]
+    return [
+        Section(raw, _join("sites", index), ctx.problems, SITE_KEYS)
+        for index, raw in enumerate(raw_sites)
+    ]
 
 
 def _sites_dir(top: Section, ctx: _Context) -> Path | None:
@@ -602,8 +652,14 @@ def _sites_dir(top: Section, ctx: _Context) -> Path | None:
 def _site_file_sections(directory: Path, ctx: _Context) -> list[Section]:
     """The entries of each site file: one site (a mapping) or a list of them, named in
     problems as `sites.d/shop.yaml: sites[0].…`."""
-    files = sorted({path for pattern in SITE_FILE_PATTERNS for path in directory.glob(pattern)
-                    if path.is_file()})
+    files = sorted(
+        {
+            path
+            for pattern in SITE_FILE_PATTERNS
+            for path in directory.glob(pattern)
+            if path.is_file()
+        }
+    )
     sections = []
     for path in files:
         shown = _shown_path(path, ctx)
@@ -688,16 +744,19 @@ def _build_wordpress(section: Section, ctx: _Context) -> WordPressConfig:
     if app_password and not username:
         section.fail("username", "is required when an application password is given")
     if username and not app_password:
-        section.fail("app_password", "is required when a username is given "
-                     "(or set app_password_file)")
+        section.fail(
+            "app_password", "is required when a username is given (or set app_password_file)"
+        )
     xmlrpc = section.choice("xmlrpc", XMLRPC_MODES, "auto")
     if xmlrpc == "always" and not (username and app_password):
-        section.fail("xmlrpc", "'always' needs username and app_password: XML-RPC has no "
-                     "anonymous read")
+        section.fail(
+            "xmlrpc", "'always' needs username and app_password: XML-RPC has no anonymous read"
+        )
     verify = _verify(section, ctx)
     if verify is False:
-        ctx.warnings.append(f"{section.key_path('verify')}: TLS certificates of {url} are not "
-                            "verified")
+        ctx.warnings.append(
+            f"{section.key_path('verify')}: TLS certificates of {url} are not verified"
+        )
     return WordPressConfig(
         url=(url or "").rstrip("/"),
         username=username,
@@ -734,8 +793,7 @@ def _build_schedule(section: Section) -> ScheduleConfig:
             raise ValueError("it needs 5 fields: minute hour day month weekday")
         DailyCron(cron, timezone)
     except ValueError as exc:
-        section.fail("cron", f"must be a crontab expression like '0 3 * * *', not {cron!r} "
-                     f"({exc})")
+        section.fail("cron", f"must be a crontab expression like '0 3 * * *', not {cron!r} ({exc})")
     return ScheduleConfig(
         cron=cron,
         timezone=timezone,
@@ -773,8 +831,9 @@ def _url(section: Section, key: str, *, required: bool) -> str | None:
         return None
     if parts.username or parts.password:
         # Never echo the URL here: it holds a credential.
-        section.fail(key, "must not contain a user name or password; "
-                     "put credentials in their own keys")
+        section.fail(
+            key, "must not contain a user name or password; put credentials in their own keys"
+        )
         return None
     if parts.query or parts.fragment:
         section.fail(key, "must not have '?' or '#' parts")
@@ -863,8 +922,10 @@ def _secret_from_file(section: Section, file_key: str, ctx: _Context) -> Secret 
         return None
     path = _find_secret_file(name, ctx)
     if path is None:
-        section.fail(file_key, f"file {name!r} not found in $CREDENTIALS_DIRECTORY "
-                     f"nor beside {ctx.config_path}")
+        section.fail(
+            file_key,
+            f"file {name!r} not found in $CREDENTIALS_DIRECTORY nor beside {ctx.config_path}",
+        )
         return None
     try:
         with path.open("rb") as handle:
@@ -873,8 +934,11 @@ def _secret_from_file(section: Section, file_key: str, ctx: _Context) -> Secret 
         section.fail(file_key, f"cannot read {path}: {exc.strerror}")
         return None
     if len(raw) > MAX_SECRET_FILE_BYTES:
-        section.fail(file_key, f"{path} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB: it "
-                     "should hold one secret on one line; is it the right file?")
+        section.fail(
+            file_key,
+            f"{path} is larger than {MAX_SECRET_FILE_BYTES // 1024} KiB: it "
+            "should hold one secret on one line; is it the right file?",
+        )
         return None
     try:
         value = raw.decode("utf-8").rstrip("\r\n")
@@ -890,8 +954,10 @@ def _secret_from_file(section: Section, file_key: str, ctx: _Context) -> Secret 
         section.fail(file_key, f"{path} {problem}: write the secret again, on one line")
         return None
     if _readable_by_others(path):
-        ctx.warnings.append(f"{section.key_path(file_key)}: {path} holds a secret and is "
-                            f"readable by other users; run: chmod o-rwx {path}")
+        ctx.warnings.append(
+            f"{section.key_path(file_key)}: {path} holds a secret and is "
+            f"readable by other users; run: chmod o-rwx {path}"
+        )
     return Secret(value)
 
 
@@ -907,8 +973,10 @@ def header_problem(value: str, *, latin1: bool = False) -> str | None:
         if 0x20 <= code <= 0x7E or (latin1 and 0xA0 <= code <= 0xFF):
             continue
         name = unicodedata.name(char, "a control character")
-        return (f"holds a character an HTTP header cannot carry (U+{code:04X} {name}, "
-                f"character {position})")
+        return (
+            f"holds a character an HTTP header cannot carry (U+{code:04X} {name}, "
+            f"character {position})"
+        )
     return None
 
 
@@ -949,6 +1017,8 @@ def _secret_permission_warnings(path: Path, raw: Any) -> list[str]:
         wordpress = site.get("wordpress") if isinstance(site.get("wordpress"), dict) else {}
         for value in (site.get("api_key"), wordpress.get("app_password")):
             if isinstance(value, str) and value and not ENV_REFERENCE.fullmatch(value):
-                return [f"{path} holds a secret and is readable by other users; "
-                        f"run: chmod o-rwx {path} (or move secrets to *_file keys)"]
+                return [
+                    f"{path} holds a secret and is readable by other users; "
+                    f"run: chmod o-rwx {path} (or move secrets to *_file keys)"
+                ]
     return []

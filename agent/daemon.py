@@ -57,8 +57,13 @@ class _Requests:
 
 
 class Daemon:
-    def __init__(self, config: Config, config_path: str, log_level: str | None,
-                 notifier: Notifier | None = None):
+    def __init__(
+        self,
+        config: Config,
+        config_path: str,
+        log_level: str | None,
+        notifier: Notifier | None = None,
+    ):
         self.config = config
         self.config_path = config_path
         self.log_level_override = log_level
@@ -87,14 +92,21 @@ class Daemon:
         self.scheduler.add_job(self._pass, args=[None, "start-up"], id="start-up")
         self.scheduler.start()
         if self.notifier.watchdog_seconds:
-            self.scheduler.add_job(self._watchdog, IntervalTrigger(
-                seconds=self.notifier.watchdog_seconds, timezone=UTC), id=WATCHDOG,
-                executor=WATCHDOG)
+            self.scheduler.add_job(
+                self._watchdog,
+                IntervalTrigger(seconds=self.notifier.watchdog_seconds, timezone=UTC),
+                id=WATCHDOG,
+                executor=WATCHDOG,
+            )
             self.notifier.watchdog()
         self.notifier.ready(f"running; {len(self.config.sites)} site(s); first pass now")
-        log.info("started: %d site(s), schedule %r in %s, next run %s",
-                 len(self.config.sites), self.config.schedule.cron,
-                 self.config.schedule.timezone, self._next_run())
+        log.info(
+            "started: %d site(s), schedule %r in %s, next run %s",
+            len(self.config.sites),
+            self.config.schedule.cron,
+            self.config.schedule.timezone,
+            self._next_run(),
+        )
         while not self.requests.stop:
             self.requests.wake.wait()
             self.requests.wake.clear()
@@ -114,8 +126,10 @@ class Daemon:
         sites = self.progress.in_flight()
         if sites:
             record_abandoned(self.config, sites)
-        log.warning("stopped while requests for %s were in flight; abandoned them",
-                    ", ".join(sites) or "a site")
+        log.warning(
+            "stopped while requests for %s were in flight; abandoned them",
+            ", ".join(sites) or "a site",
+        )
         logging.shutdown()
         sys.stdout.flush()
         # A worker stuck in a network read would keep the interpreter alive
@@ -143,21 +157,26 @@ class Daemon:
     def _schedule(self, config: Config) -> None:
         schedule = config.schedule
         self.scheduler.add_job(
-            self._pass, DailyCron(schedule.cron, schedule.timezone, schedule.jitter_seconds),
-            args=[None, "scheduled"], id=DAILY, replace_existing=True,
+            self._pass,
+            DailyCron(schedule.cron, schedule.timezone, schedule.jitter_seconds),
+            args=[None, "scheduled"],
+            id=DAILY,
+            replace_existing=True,
         )
         # The interval trigger asks tzlocal for the local zone unless given one, and
         # tzlocal fails on a POSIX TZ such as "IST-5:30": every trigger gets UTC.
         self.scheduler.add_job(
             self._retry_failed,
             IntervalTrigger(seconds=schedule.retry_failed_every, timezone=UTC),
-            id=RETRY_FAILED, replace_existing=True,
+            id=RETRY_FAILED,
+            replace_existing=True,
         )
         if schedule.check_every:
             self.scheduler.add_job(
                 self._check_freshness,
                 IntervalTrigger(seconds=schedule.check_every, timezone=UTC),
-                id=CHECK, replace_existing=True,
+                id=CHECK,
+                replace_existing=True,
             )
         elif self.scheduler.get_job(CHECK) is not None:
             self.scheduler.remove_job(CHECK)
@@ -200,7 +219,9 @@ class Daemon:
             if missed is not None:
                 site_log(site.name, "agent.daemon").info(
                     "missed the run of %s (last success %s); the start-up pass covers it",
-                    missed.isoformat(), last.last_success)
+                    missed.isoformat(),
+                    last.last_success,
+                )
 
     # --- the watchdog ------------------------------------------------------------
 
@@ -213,10 +234,12 @@ class Daemon:
             return
         if not self._stalled_said:
             self._stalled_said = True
-            log.error("the pass over %s has made no progress for %.0f s: no longer answering "
-                      "systemd's watchdog, so that it restarts the daemon",
-                      ", ".join(self.progress.in_flight()) or "the sites",
-                      self.progress.quiet_for())
+            log.error(
+                "the pass over %s has made no progress for %.0f s: no longer answering "
+                "systemd's watchdog, so that it restarts the daemon",
+                ", ".join(self.progress.in_flight()) or "the sites",
+                self.progress.quiet_for(),
+            )
 
     # --- passes ----------------------------------------------------------------
 
@@ -227,8 +250,11 @@ class Daemon:
         except AgentError as exc:
             log.error("cannot tell which sites failed: %s", exc)
             return
-        failed = [s.name for s in self.config.sites
-                  if (state := states.get(s.name)) is not None and state.last_error]
+        failed = [
+            s.name
+            for s in self.config.sites
+            if (state := states.get(s.name)) is not None and state.last_error
+        ]
         if failed:
             self._pass(failed, "retry of failed sites")
 
@@ -240,11 +266,15 @@ class Daemon:
             return
         config = self.config
         try:
-            options = PassOptions(site_names=site_names or [], stop=self.stopping,
-                                  progress=self.progress,
-                                  observers=self.monitoring.observers)
-            log.info("%s pass over %s", reason, ", ".join(site_names) if site_names else
-                     "every site")
+            options = PassOptions(
+                site_names=site_names or [],
+                stop=self.stopping,
+                progress=self.progress,
+                observers=self.monitoring.observers,
+            )
+            log.info(
+                "%s pass over %s", reason, ", ".join(site_names) if site_names else "every site"
+            )
             self.progress.touch()
             results = run_pass(config, options)
         except LockHeld as exc:
@@ -257,11 +287,16 @@ class Daemon:
             self.idle.set()
             self.monitoring.after_pass()
         failed = [r.site for r in results if not r.ok]
-        summary = (f"last pass {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}: "
-                   f"{len(results) - len(failed)} ok, {len(failed)} failed"
-                   + (f" ({', '.join(failed)}; retried every "
-                      f"{config.schedule.retry_failed_every}s)" if failed else "")
-                   + f"; next run {self._next_run()}")
+        summary = (
+            f"last pass {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}: "
+            f"{len(results) - len(failed)} ok, {len(failed)} failed"
+            + (
+                f" ({', '.join(failed)}; retried every {config.schedule.retry_failed_every}s)"
+                if failed
+                else ""
+            )
+            + f"; next run {self._next_run()}"
+        )
         self.notifier.status(summary)
 
     def _check_freshness(self) -> None:
@@ -273,8 +308,9 @@ class Daemon:
             return
         try:
             self.progress.touch()
-            options = PassOptions(stop=self.stopping, progress=self.progress,
-                                  observers=self.monitoring.observers)
+            options = PassOptions(
+                stop=self.stopping, progress=self.progress, observers=self.monitoring.observers
+            )
             changed = check_structures(self.config, options)
         except LockHeld as exc:
             log.info("skipped the freshness check: %s", exc)
@@ -295,8 +331,9 @@ class Daemon:
         try:
             new = load_config(self.config_path)
         except ConfigError as exc:
-            log.error("kept the running config: %s is invalid: %s", exc.path,
-                      "; ".join(exc.problems))
+            log.error(
+                "kept the running config: %s is invalid: %s", exc.path, "; ".join(exc.problems)
+            )
             self.notifier.ready("running; the reloaded config was invalid and is not used")
             return
         old, self.config = self.config, new
@@ -311,8 +348,12 @@ class Daemon:
         new_names = {site.name for site in new.sites}
         changed = [s.name for s in new.sites if old_sites.get(s.name) != s]
         removed = [s.name for s in old.sites if s.name not in new_names]
-        log.info("reloaded: %d site(s); new or changed: %s; removed: %s", len(new.sites),
-                 ", ".join(changed) or "none", ", ".join(removed) or "none")
+        log.info(
+            "reloaded: %d site(s); new or changed: %s; removed: %s",
+            len(new.sites),
+            ", ".join(changed) or "none",
+            ", ".join(removed) or "none",
+        )
         if changed:
             self.scheduler.add_job(self._pass, args=[changed, "reload"])
         self.notifier.ready(f"running; {len(new.sites)} site(s); next run {self._next_run()}")

@@ -50,8 +50,7 @@ class HttpError(SiteError):
 class TransientError(HttpError):
     """Worth retrying: connection refused/reset, timeout, 408/425/429/5xx."""
 
-    def __init__(self, message: str, retry_after: float | None = None,
-                 status: int | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None):
         super().__init__(message)
         self.retry_after = retry_after
         self.status = status  # the HTTP status that made it transient, if any

@@ -193,21 +193,35 @@ def send(
     hops = 0
     while True:
         hop_auth = auth if auth is not None and origin_of(url) in auth_origins else None
-        response = _send_once(session, method, url, limit=limit, site_deadline=deadline,
-                              timeout=timeout, verify=verify, params=params, headers=headers,
-                              auth=hop_auth, data=data, json_body=json_body,
-                              max_bytes=max_bytes or MAX_RESPONSE_BYTES, truncate=truncate,
-                              log=log)
+        response = _send_once(
+            session,
+            method,
+            url,
+            limit=limit,
+            site_deadline=deadline,
+            timeout=timeout,
+            verify=verify,
+            params=params,
+            headers=headers,
+            auth=hop_auth,
+            data=data,
+            json_body=json_body,
+            max_bytes=max_bytes or MAX_RESPONSE_BYTES,
+            truncate=truncate,
+            log=log,
+        )
         location = response.header("location")
         if response.status not in REDIRECT_STATUSES or not location:
             break
         target = urljoin(response.url, location.strip())
         if not follow_redirects or method not in ("GET", "HEAD"):
-            raise Redirected(f"{method} {shown(url)} answered {response.status} redirecting to "
-                             f"{shown(target)}", response.status, target)
+            raise Redirected(
+                f"{method} {shown(url)} answered {response.status} redirecting to {shown(target)}",
+                response.status,
+                target,
+            )
         if urlsplit(target).scheme not in ("http", "https") or hops >= MAX_REDIRECTS:
-            raise HttpError(f"{method} {shown(url)}: too many redirects or one to "
-                            f"{shown(target)}")
+            raise HttpError(f"{method} {shown(url)}: too many redirects or one to {shown(target)}")
         hops += 1
         url, params = target, None  # the redirect's URL carries its own query
     if response.status in TRANSIENT_STATUSES:
@@ -220,11 +234,22 @@ def send(
 
 
 def _send_once(
-    session: requests.Session, method: str, url: str, *, limit: Deadline,
-    site_deadline: Deadline | None, timeout: float, verify: bool | str,
-    params: dict[str, str] | None, headers: dict[str, str] | None,
-    auth: tuple[str, str] | None, data: bytes | None, json_body: Any, max_bytes: int,
-    truncate: bool, log: Log,
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    limit: Deadline,
+    site_deadline: Deadline | None,
+    timeout: float,
+    verify: bool | str,
+    params: dict[str, str] | None,
+    headers: dict[str, str] | None,
+    auth: tuple[str, str] | None,
+    data: bytes | None,
+    json_body: Any,
+    max_bytes: int,
+    truncate: bool,
+    log: Log,
 ) -> HttpResponse:
     started = time.monotonic()
     remaining = limit.remaining()
@@ -234,24 +259,36 @@ def _send_once(
     with _guarded(limit) as guard:
         try:
             prepared = requests.PreparedRequest()
-            prepared.prepare(method=method, url=_with_query(url, params),
-                             headers={**session.headers, **(headers or {})}, data=data,
-                             json=json_body, auth=auth)
+            prepared.prepare(
+                method=method,
+                url=_with_query(url, params),
+                headers={**session.headers, **(headers or {})},
+                data=data,
+                json=json_body,
+                auth=auth,
+            )
             # The adapter itself, not Session.request: no cookies, hooks, environment or
             # redirects of its own to merge (the agent does without them), which is most
             # of requests' cost per request.
             response = session.get_adapter(url).send(
-                prepared, stream=True, verify=tls_verify_argument(verify),
+                prepared,
+                stream=True,
+                verify=tls_verify_argument(verify),
                 timeout=(min(read_timeout, CONNECT_TIMEOUT_CAP), read_timeout),
-                proxies=proxies_for(url))
+                proxies=proxies_for(url),
+            )
             with response:
                 body = _read_capped(response, max_bytes, method, url, truncate, limit)
         except requests.exceptions.SSLError as exc:
             if guard.fired:
                 raise _past(limit, site_deadline, method, url) from None
             raise tls_error(url, exc) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                requests.exceptions.ChunkedEncodingError, _BodyStalled) as exc:
+        except (
+            requests.exceptions.ConnectionError,
+            requests.exceptions.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            _BodyStalled,
+        ) as exc:
             if guard.fired or limit.expired():
                 raise _past(limit, site_deadline, method, url) from None
             raise TransientError(f"{method} {shown(url)}: {_reason(exc)}") from None
@@ -259,8 +296,9 @@ def _send_once(
             raise HttpError(f"{method} {shown(url)}: {_reason(exc)}") from None
     elapsed_ms = (time.monotonic() - started) * 1000
     if log.isEnabledFor(logging.DEBUG):
-        log.debug("%s %s -> %s (%.0f ms)", method, shown(response.url),
-                  response.status_code, elapsed_ms)
+        log.debug(
+            "%s %s -> %s (%.0f ms)", method, shown(response.url), response.status_code, elapsed_ms
+        )
     return HttpResponse(
         status=response.status_code,
         headers={k.lower(): v for k, v in response.headers.items()},
@@ -269,11 +307,11 @@ def _send_once(
     )
 
 
-def _past(limit: Deadline, site_deadline: Deadline | None, method: str,
-          url: str) -> Exception:
+def _past(limit: Deadline, site_deadline: Deadline | None, method: str, url: str) -> Exception:
     if site_deadline is not None and limit is site_deadline:
-        return DeadlineExceeded(f"{method} {shown(url)} was cut off: the site's "
-                                f"{site_deadline.what} had passed")
+        return DeadlineExceeded(
+            f"{method} {shown(url)} was cut off: the site's {site_deadline.what} had passed"
+        )
     return TransientError(f"{method} {shown(url)}: no complete answer within {limit.what}")
 
 
@@ -290,7 +328,11 @@ class _BodyStalled(Exception):
 
 
 def _read_capped(
-    response: requests.Response, max_bytes: int, method: str, url: str, truncate: bool,
+    response: requests.Response,
+    max_bytes: int,
+    method: str,
+    url: str,
+    truncate: bool,
     limit: Deadline,
 ) -> bytes:
     declared = response.headers.get("Content-Length", "")
@@ -312,8 +354,7 @@ def _read_capped(
 
 
 def _too_large(method: str, url: str, max_bytes: int) -> str:
-    return (f"{method} {shown(url)}: answer larger than {max_bytes // (1024 * 1024)} MiB, "
-            "not read")
+    return f"{method} {shown(url)}: answer larger than {max_bytes // (1024 * 1024)} MiB, not read"
 
 
 # --- the deadline watch: one thread that cuts off requests past their deadline ---------
@@ -370,8 +411,9 @@ class _Watch:
         with self._wakeup:
             heapq.heappush(self._heap, (guard.at, next(self._order), guard))
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="http-deadlines",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="http-deadlines", daemon=True
+                )
                 self._thread.start()
             elif self._heap[0][2] is guard:
                 self._wakeup.notify()
@@ -512,11 +554,22 @@ class HttpClient:
                     self.requests_sent += 1
                 try:
                     response = send(
-                        self.session, method, url, timeout=self.timeout, verify=self.verify,
-                        deadline=self.deadline, params=params, headers=headers,
-                        auth=self.auth if with_auth else None, auth_origins=self.auth_origins,
-                        data=data, json_body=json_body, max_bytes=max_bytes, truncate=truncate,
-                        follow_redirects=self.follow_redirects, log=self.log,
+                        self.session,
+                        method,
+                        url,
+                        timeout=self.timeout,
+                        verify=self.verify,
+                        deadline=self.deadline,
+                        params=params,
+                        headers=headers,
+                        auth=self.auth if with_auth else None,
+                        auth_origins=self.auth_origins,
+                        data=data,
+                        json_body=json_body,
+                        max_bytes=max_bytes,
+                        truncate=truncate,
+                        follow_redirects=self.follow_redirects,
+                        log=self.log,
                     )
                 except Exception as exc:
                     self._count(outcome_of(exc))
@@ -580,18 +633,30 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 # (marker in OpenSSL's text, kind, what it means for the operator)
 TLS_CAUSES = (
     ("mismatch", "hostname", "the certificate is not valid for this host name"),
-    ("self-signed certificate in certificate chain", "self-signed",
-     "the certificate chain ends in a self-signed certificate"),
+    (
+        "self-signed certificate in certificate chain",
+        "self-signed",
+        "the certificate chain ends in a self-signed certificate",
+    ),
     ("self-signed", "self-signed", "the certificate is self-signed"),
     ("self signed", "self-signed", "the certificate is self-signed"),
     ("has expired", "expired", "the certificate has expired"),
-    ("not yet valid", "not-yet-valid",
-     "the certificate is not valid yet (is this machine's clock right?)"),
-    ("unable to get local issuer", "unknown-issuer",
-     "the certificate is signed by an authority this machine does not trust (or the server "
-     "sends an incomplete chain)"),
-    ("unable to get issuer", "unknown-issuer",
-     "the certificate is signed by an authority this machine does not trust"),
+    (
+        "not yet valid",
+        "not-yet-valid",
+        "the certificate is not valid yet (is this machine's clock right?)",
+    ),
+    (
+        "unable to get local issuer",
+        "unknown-issuer",
+        "the certificate is signed by an authority this machine does not trust (or the server "
+        "sends an incomplete chain)",
+    ),
+    (
+        "unable to get issuer",
+        "unknown-issuer",
+        "the certificate is signed by an authority this machine does not trust",
+    ),
     ("wrong version number", "not-tls", "the server does not speak TLS on this port"),
     ("record layer failure", "not-tls", "the server does not speak TLS on this port"),
     ("unsupported protocol", "protocol", "the server offers only an outdated TLS version"),
@@ -611,13 +676,13 @@ def tls_advice(kind: str, key_path: str) -> str:
     """What to do about a TLS failure of `kind`, `key_path` being e.g. `sites[0].wordpress`."""
     return {
         "hostname": f"use the host name the certificate names in {key_path}.url, or fix the "
-                    "certificate",
+        "certificate",
         "self-signed": f"set {key_path}.verify to the path of that certificate (or of the CA "
-                       "that signed it)",
+        "that signed it)",
         "expired": "renew the certificate on the server",
         "not-yet-valid": "check the date and time of this machine and of the server",
         "unknown-issuer": f"set {key_path}.verify to the CA bundle that signed it, or make "
-                          "the server send its whole certificate chain",
+        "the server send its whole certificate chain",
         "not-tls": f"check the scheme and port in {key_path}.url (http:// vs https://)",
         "protocol": "enable TLS 1.2 or newer on the server",
     }.get(kind, f"fix the certificate or set {key_path}.verify to the CA bundle that signed it")

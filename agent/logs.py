@@ -114,8 +114,11 @@ class LogTail(logging.Handler):
         self.limit = limit
         self._lines: collections.deque[str] = collections.deque()
         self._size = 0
-        self.setFormatter(_SiteFormatter("%(asctime)s %(levelname)s [%(site)s] %(message)s",
-                                         datefmt="%Y-%m-%dT%H:%M:%S%z"))
+        self.setFormatter(
+            _SiteFormatter(
+                "%(asctime)s %(levelname)s [%(site)s] %(message)s", datefmt="%Y-%m-%dT%H:%M:%S%z"
+            )
+        )
         if _redacting_filter is not None:
             self.addFilter(_redacting_filter)
 

@@ -28,10 +28,13 @@ def unmatched_overrides(structure: SiteStructure, site: SiteConfig) -> list[str]
     """Config key paths of overrides for slugs the site does not have (they add nothing)."""
     have_types = {t.slug for t in structure.post_types}
     have_taxonomies = {t.slug for t in structure.taxonomies}
-    return [f"{site.key_path}.post_types.{slug}" for slug in site.post_types
-            if slug not in have_types] + [
-        f"{site.key_path}.taxonomies.{slug}" for slug in site.taxonomies
-        if slug not in have_taxonomies]
+    return [
+        f"{site.key_path}.post_types.{slug}" for slug in site.post_types if slug not in have_types
+    ] + [
+        f"{site.key_path}.taxonomies.{slug}"
+        for slug in site.taxonomies
+        if slug not in have_taxonomies
+    ]
 
 
 def _entries(

@@ -107,8 +107,9 @@ def call_with_retries(
     def log_before_sleep(state: tenacity.RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = state.upcoming_sleep
-        log.warning("%s; try %d of %d in %.1f s", exc, state.attempt_number + 1,
-                    policy.max_attempts, wait)
+        log.warning(
+            "%s; try %d of %d in %.1f s", exc, state.attempt_number + 1, policy.max_attempts, wait
+        )
         if policy.on_retry is not None:
             policy.on_retry()
 
@@ -128,8 +129,12 @@ def call_with_retries(
         tries = f"{attempts} {'try' if attempts == 1 else 'tries'}"
         reason = f"gave up after {tries}"
         if stop.reason:
-            asked = (f"it asked to retry after {exc.retry_after:.0f} s, past"
-                     if exc.retry_after is not None else "the next try would be past")
+            asked = (
+                f"it asked to retry after {exc.retry_after:.0f} s, past"
+                if exc.retry_after is not None
+                else "the next try would be past"
+            )
             reason += f": {asked} {stop.reason}"
-        raise TransientError(f"{exc} ({reason})", retry_after=exc.retry_after,
-                             status=exc.status) from None
+        raise TransientError(
+            f"{exc} ({reason})", retry_after=exc.retry_after, status=exc.status
+        ) from None

@@ -181,9 +181,14 @@ class StateStore:
             if isinstance(exc, sqlite3.OperationalError) and not self._looks_damaged(exc):
                 raise StateError(f"cannot open {self.path}: {exc}") from None
             moved = self._move_aside(str(exc))
-            log.error("the state database %s could not be used (%s): moved it to %s and "
-                      "started a new one; `status` forgets the earlier results, the next pass "
-                      "records new ones", self.path, exc, moved)
+            log.error(
+                "the state database %s could not be used (%s): moved it to %s and "
+                "started a new one; `status` forgets the earlier results, the next pass "
+                "records new ones",
+                self.path,
+                exc,
+                moved,
+            )
         try:
             return self._open()
         except sqlite3.Error as exc:
@@ -200,17 +205,22 @@ class StateStore:
                 _insert_sites(connection, _read_legacy(legacy) or {})
             return connection
         try:
-            connection = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True,
-                                         timeout=BUSY_TIMEOUT_MS / 1000,
-                                         check_same_thread=False)
+            connection = sqlite3.connect(
+                f"{self.path.as_uri()}?mode=ro",
+                uri=True,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+            )
             check = connection.execute("PRAGMA quick_check").fetchone()
             if not check or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check failed: {check}")
             self._check_columns(connection)
         except sqlite3.Error as exc:
-            raise StateError(f"the state database {self.path} cannot be used ({exc}); the "
-                             "next pass (sync, connect or the daemon) moves it aside and "
-                             "starts a new one") from None
+            raise StateError(
+                f"the state database {self.path} cannot be used ({exc}); the "
+                "next pass (sync, connect or the daemon) moves it aside and "
+                "starts a new one"
+            ) from None
         return connection
 
     def _open(self) -> sqlite3.Connection:
@@ -218,8 +228,9 @@ class StateStore:
             self.ensure_dir()
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             os.close(fd)
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                     check_same_thread=False, isolation_level=None)
+        connection = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+        )
         try:
             connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             connection.execute("PRAGMA journal_mode = WAL")
@@ -249,8 +260,10 @@ class StateStore:
     @staticmethod
     def _looks_damaged(exc: sqlite3.Error) -> bool:
         text = str(exc).lower()
-        return any(word in text for word in ("malformed", "not a database", "corrupt",
-                                             "lacks", "integrity"))
+        return any(
+            word in text
+            for word in ("malformed", "not a database", "corrupt", "lacks", "integrity")
+        )
 
     def _move_aside(self, why: str) -> Path:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -261,8 +274,9 @@ class StateStore:
                 try:
                     os.replace(source, Path(str(target) + suffix))
                 except OSError as exc:
-                    raise StateError(f"{self.path} is unusable ({why}) and cannot be moved "
-                                     f"aside: {exc.strerror}") from None
+                    raise StateError(
+                        f"{self.path} is unusable ({why}) and cannot be moved aside: {exc.strerror}"
+                    ) from None
         return target
 
     # --- reading ------------------------------------------------------------------
@@ -275,8 +289,9 @@ class StateStore:
 
     def get(self, name: str) -> SiteState:
         with self._transaction() as db:
-            row = db.execute(f"SELECT {', '.join(STATE_FIELDS)} FROM sites WHERE name = ?",
-                             (name,)).fetchone()
+            row = db.execute(
+                f"SELECT {', '.join(STATE_FIELDS)} FROM sites WHERE name = ?", (name,)
+            ).fetchone()
         return _state_from_row(row) if row else SiteState()
 
     def history(self, name: str) -> list[Attempt]:
@@ -285,7 +300,9 @@ class StateStore:
             rows = db.execute(
                 "SELECT at, ok, error, duration_seconds, requests, post_types_count, "
                 "taxonomies_count, structure_hash FROM attempts WHERE site = ? "
-                "ORDER BY id DESC", (name,)).fetchall()
+                "ORDER BY id DESC",
+                (name,),
+            ).fetchall()
         return [Attempt(row[0], bool(row[1]), *row[2:]) for row in rows]
 
     # --- writing --------------------------------------------------------------------
@@ -299,19 +316,30 @@ class StateStore:
                 f"VALUES (?, {', '.join('?' for _ in STATE_FIELDS)}) "
                 f"ON CONFLICT(name) DO UPDATE SET "
                 + ", ".join(f"{f} = excluded.{f}" for f in STATE_FIELDS),
-                [name, *values])
+                [name, *values],
+            )
             if attempt is not None:
                 db.execute(
                     "INSERT INTO attempts (site, at, ok, error, duration_seconds, requests, "
                     "post_types_count, taxonomies_count, structure_hash) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (name, attempt.at, int(attempt.ok), attempt.error,
-                     attempt.duration_seconds, attempt.requests, attempt.post_types_count,
-                     attempt.taxonomies_count, attempt.structure_hash))
+                    (
+                        name,
+                        attempt.at,
+                        int(attempt.ok),
+                        attempt.error,
+                        attempt.duration_seconds,
+                        attempt.requests,
+                        attempt.post_types_count,
+                        attempt.taxonomies_count,
+                        attempt.structure_hash,
+                    ),
+                )
                 db.execute(
                     "DELETE FROM attempts WHERE site = ? AND id NOT IN (SELECT id FROM "
                     "attempts WHERE site = ? ORDER BY id DESC LIMIT ?)",
-                    (name, name, HISTORY))
+                    (name, name, HISTORY),
+                )
 
     # --- the state.json of earlier versions -------------------------------------------
 
@@ -322,23 +350,30 @@ class StateStore:
         sites = _read_legacy(legacy)
         with self._lock, db:
             _insert_sites(db, sites or {})
-        kept = legacy.with_name(LEGACY_NAME + (".imported" if sites is not None else
-                                               ".unreadable"))
+        kept = legacy.with_name(LEGACY_NAME + (".imported" if sites is not None else ".unreadable"))
         try:
             os.replace(legacy, kept)
         except OSError as exc:
             log.warning("imported %s but could not rename it: %s", legacy, exc.strerror)
             return
         if sites is not None:
-            log.warning("imported %d site(s) from %s into %s; the old file is kept as %s",
-                        len(sites), legacy, self.path, kept)
+            log.warning(
+                "imported %d site(s) from %s into %s; the old file is kept as %s",
+                len(sites),
+                legacy,
+                self.path,
+                kept,
+            )
 
 
 def _insert_sites(db: sqlite3.Connection, sites: dict[str, SiteState]) -> None:
     for name, state in sites.items():
         values = [getattr(state, f) for f in STATE_FIELDS]
-        db.execute(f"INSERT OR REPLACE INTO sites (name, {', '.join(STATE_FIELDS)}) "
-                   f"VALUES (?, {', '.join('?' for _ in STATE_FIELDS)})", [name, *values])
+        db.execute(
+            f"INSERT OR REPLACE INTO sites (name, {', '.join(STATE_FIELDS)}) "
+            f"VALUES (?, {', '.join('?' for _ in STATE_FIELDS)})",
+            [name, *values],
+        )
 
 
 def _read_legacy(path: Path) -> dict[str, SiteState] | None:
@@ -351,14 +386,20 @@ def _read_legacy(path: Path) -> dict[str, SiteState] | None:
             raise ValueError(f"larger than {MAX_LEGACY_BYTES // (1024 * 1024)} MiB")
         document = json.loads(raw)
     except (OSError, ValueError, RecursionError) as exc:
-        log.error("%s cannot be read (%s): nothing imported from it; it is kept (renamed "
-                  "*.unreadable) for you to look at", path,
-                  exc if not isinstance(exc, RecursionError) else "nested too deeply")
+        log.error(
+            "%s cannot be read (%s): nothing imported from it; it is kept (renamed "
+            "*.unreadable) for you to look at",
+            path,
+            exc if not isinstance(exc, RecursionError) else "nested too deeply",
+        )
         return None
     sites = document.get("sites") if isinstance(document, dict) else None
     if not isinstance(sites, dict):
-        log.error("%s holds no `sites` mapping: nothing imported from it; it is kept "
-                  "(renamed *.unreadable) for you to look at", path)
+        log.error(
+            "%s holds no `sites` mapping: nothing imported from it; it is kept "
+            "(renamed *.unreadable) for you to look at",
+            path,
+        )
         return None
     return {str(name): _legacy_site(entry) for name, entry in sites.items()}
 
@@ -379,13 +420,18 @@ def _legacy_site(entry: Any) -> SiteState:
 
 def _state_from_row(row: tuple[Any, ...]) -> SiteState:
     values = dict(zip(STATE_FIELDS, row, strict=True))
-    return SiteState(**{k: v if v is None or _has_type(v, k) else None
-                        for k, v in values.items()})
+    return SiteState(**{k: v if v is None or _has_type(v, k) else None for k, v in values.items()})
 
 
 def _has_type(value: Any, name: str) -> bool:
-    if name in ("last_success", "last_attempt", "last_error", "structure_hash", "api_root",
-                "xmlrpc_endpoint"):
+    if name in (
+        "last_success",
+        "last_attempt",
+        "last_error",
+        "structure_hash",
+        "api_root",
+        "xmlrpc_endpoint",
+    ):
         return isinstance(value, str)
     # ids and counts: whole numbers, not bools; ids positive
     if isinstance(value, bool) or not isinstance(value, int) or value >= 2**63:

@@ -35,8 +35,7 @@ class SiteShape:
     taxonomies: tuple[tuple[str, str], ...]
 
     def hash(self) -> str:
-        text = json.dumps([sorted(self.post_types), sorted(self.taxonomies)],
-                          ensure_ascii=False)
+        text = json.dumps([sorted(self.post_types), sorted(self.taxonomies)], ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -52,5 +51,7 @@ class SiteStructure:
 
     @property
     def shape(self) -> SiteShape:
-        return SiteShape(tuple((t.slug, t.label) for t in self.post_types),
-                         tuple((t.slug, t.label) for t in self.taxonomies))
+        return SiteShape(
+            tuple((t.slug, t.label) for t in self.post_types),
+            tuple((t.slug, t.label) for t in self.taxonomies),
+        )

@@ -140,9 +140,12 @@ class _Watchers:
                 try:
                     getattr(observer, name)(*args)
                 except Exception as exc:  # noqa: BLE001 - watching never fails the pass
-                    module_log.warning("%s failed (%s: %s); the pass goes on",
-                                       type(observer).__name__, type(exc).__name__,
-                                       quoted(str(exc), 200))
+                    module_log.warning(
+                        "%s failed (%s: %s); the pass goes on",
+                        type(observer).__name__,
+                        type(exc).__name__,
+                        quoted(str(exc), 200),
+                    )
 
         return tell
 
@@ -153,20 +156,27 @@ def run_pass(config: Config, options: PassOptions | None = None) -> list[SiteRes
     sites = _selected(config, options)
     with _request_pool(config, sites) as pool:
         if options.dry_run:
-            return _side_by_side(sites, config,
-                                 lambda site: _dry_run_site(site, config, options, pool))
+            return _side_by_side(
+                sites, config, lambda site: _dry_run_site(site, config, options, pool)
+            )
         store = StateStore(config.state_dir)
         store.ensure_dir()
         watchers = options.watchers()
-        with pass_lock(config.state_dir), store, \
-                new_session(config.parallel_sites) as backend_session:
+        with (
+            pass_lock(config.state_dir),
+            store,
+            new_session(config.parallel_sites) as backend_session,
+        ):
             started = time.monotonic()
             watchers.pass_started([site.name for site in sites])
             assert config.backend is not None  # load_config(require_backend=True) ensures it
-            backend = BackendClient(config.backend, backend_session,
-                                    _policy(config, options, "backend"), config.redact,
-                                    on_request=lambda outcome: watchers.request_done(
-                                        "backend", outcome))
+            backend = BackendClient(
+                config.backend,
+                backend_session,
+                _policy(config, options, "backend"),
+                config.redact,
+                on_request=lambda outcome: watchers.request_done("backend", outcome),
+            )
             context = _Pass(config, options, backend, store, pool, watchers)
 
             def one_site(site: SiteConfig) -> SiteResult | None:
@@ -191,8 +201,11 @@ def check_structures(config: Config, options: PassOptions | None = None) -> list
     options = options or PassOptions()
     sites = _selected(config, options)
     watchers = options.watchers()
-    with _request_pool(config, sites) as pool, pass_lock(config.state_dir), \
-            StateStore(config.state_dir) as store:
+    with (
+        _request_pool(config, sites) as pool,
+        pass_lock(config.state_dir),
+        StateStore(config.state_dir) as store,
+    ):
         states = store.load()
 
         def one_site(site: SiteConfig) -> str | None:
@@ -207,16 +220,25 @@ def check_structures(config: Config, options: PassOptions | None = None) -> list
     return [name for name in changed if name is not None]
 
 
-def _check_site(site: SiteConfig, state: SiteState, config: Config, options: PassOptions,
-                pool: ThreadPoolExecutor, watchers: _Watchers) -> str | None:
+def _check_site(
+    site: SiteConfig,
+    state: SiteState,
+    config: Config,
+    options: PassOptions,
+    pool: ThreadPoolExecutor,
+    watchers: _Watchers,
+) -> str | None:
     log = site_log(site.name)
     options.progress.started(site.name)
     try:
-        shape = read_shape(site, _policy(config, options, "wordpress", watchers),
-                           quiet_site_log(site.name),
-                           on_request=lambda outcome: watchers.request_done("wordpress",
-                                                                            outcome),
-                           pool=pool, known=KnownPlaces(state.api_root, state.xmlrpc_endpoint))
+        shape = read_shape(
+            site,
+            _policy(config, options, "wordpress", watchers),
+            quiet_site_log(site.name),
+            on_request=lambda outcome: watchers.request_done("wordpress", outcome),
+            pool=pool,
+            known=KnownPlaces(state.api_root, state.xmlrpc_endpoint),
+        )
     except AgentError as exc:
         log.info("could not check whether its structure changed: %s", exc)
         watchers.checked(site.name, "failed")
@@ -255,8 +277,9 @@ def _request_pool(config: Config, sites: list[SiteConfig]) -> ThreadPoolExecutor
     return ThreadPoolExecutor(at_once * per_site, thread_name_prefix="request")
 
 
-def _side_by_side(sites: list[SiteConfig], config: Config,
-                  work: Callable[[SiteConfig], T | None]) -> list[T]:
+def _side_by_side(
+    sites: list[SiteConfig], config: Config, work: Callable[[SiteConfig], T | None]
+) -> list[T]:
     """`work` for each site, up to `parallel_sites` at once; results in config order."""
     if len(sites) <= 1 or config.parallel_sites == 1:
         results = [work(site) for site in sites]
@@ -274,19 +297,20 @@ def record_abandoned(config: Config, site_names: list[str]) -> None:
             state = store.get(name)
             state.last_attempt = utc_now_iso()
             state.last_error = "abandoned: the agent stopped while this site was being synced"
-            store.update(name, state, Attempt(state.last_attempt, ok=False,
-                                              error=state.last_error))
+            store.update(name, state, Attempt(state.last_attempt, ok=False, error=state.last_error))
 
 
-def _dry_run_site(site: SiteConfig, config: Config, options: PassOptions,
-                  pool: ThreadPoolExecutor) -> SiteResult:
+def _dry_run_site(
+    site: SiteConfig, config: Config, options: PassOptions, pool: ThreadPoolExecutor
+) -> SiteResult:
     log = site_log(site.name)
     try:
         structure, payload = _read_and_build(site, config, options, pool, log)
     except Exception as exc:  # noqa: BLE001 - one site's failure never stops another's
         return _failure(site, exc, config, log)
-    return SiteResult(site.name, ok=True, payload=payload, source=structure.source,
-                      requests=structure.requests)
+    return SiteResult(
+        site.name, ok=True, payload=payload, source=structure.source, requests=structure.requests
+    )
 
 
 def _sync_site(site: SiteConfig, context: _Pass) -> SiteResult:
@@ -301,8 +325,9 @@ def _sync_site(site: SiteConfig, context: _Pass) -> SiteResult:
     structure: SiteStructure | None = None
     try:
         known = KnownPlaces(state.api_root, state.xmlrpc_endpoint)
-        structure, payload = _read_and_build(site, config, context.options, context.pool, log,
-                                             known, context.watchers)
+        structure, payload = _read_and_build(
+            site, config, context.options, context.pool, log, known, context.watchers
+        )
         integration_id, receipt = _push(site, payload, context.backend, state, log)
     except Exception as exc:  # noqa: BLE001 - one site's failure never stops another's
         result = _failure(site, exc, config, log)
@@ -313,10 +338,17 @@ def _sync_site(site: SiteConfig, context: _Pass) -> SiteResult:
         _record(store, site, state, _attempt(state, result), log)
         context.watchers.site_done(result, state)
         return result
-    result = SiteResult(site.name, ok=True, payload=payload, integration_id=integration_id,
-                        receipt=receipt, source=structure.source,
-                        requests=structure.requests, seconds=time.monotonic() - started,
-                        pushed=True)
+    result = SiteResult(
+        site.name,
+        ok=True,
+        payload=payload,
+        integration_id=integration_id,
+        receipt=receipt,
+        source=structure.source,
+        requests=structure.requests,
+        seconds=time.monotonic() - started,
+        pushed=True,
+    )
     state.last_success = state.last_attempt
     state.last_error = None
     state.post_types_count = len(payload["post_types"])
@@ -326,26 +358,33 @@ def _sync_site(site: SiteConfig, context: _Pass) -> SiteResult:
     try:
         store.update(site.name, state, _attempt(state, result))
     except StateError as exc:
-        return _failure(site, StateError(f"pushed, but could not record it: {exc}"), config,
-                        log)
+        return _failure(site, StateError(f"pushed, but could not record it: {exc}"), config, log)
     context.watchers.site_done(result, state)
-    log.info("pushed %d post types and %d taxonomies to integration %d",
-             state.post_types_count, state.taxonomies_count, integration_id)
+    log.info(
+        "pushed %d post types and %d taxonomies to integration %d",
+        state.post_types_count,
+        state.taxonomies_count,
+        integration_id,
+    )
     return result
 
 
 def _attempt(state: SiteState, result: SiteResult) -> Attempt:
     return Attempt(
-        at=state.last_attempt or utc_now_iso(), ok=result.ok, error=result.error,
-        duration_seconds=round(result.seconds, 3), requests=result.requests,
+        at=state.last_attempt or utc_now_iso(),
+        ok=result.ok,
+        error=result.error,
+        duration_seconds=round(result.seconds, 3),
+        requests=result.requests,
         post_types_count=state.post_types_count if result.ok else None,
         taxonomies_count=state.taxonomies_count if result.ok else None,
         structure_hash=state.structure_hash if result.ok else None,
     )
 
 
-def _record(store: StateStore, site: SiteConfig, state: SiteState, attempt: Attempt,
-            log: Log) -> None:
+def _record(
+    store: StateStore, site: SiteConfig, state: SiteState, attempt: Attempt, log: Log
+) -> None:
     """Record a failure; a state that cannot be written is said, not raised (the site
     has failed already, and the other sites go on)."""
     try:
@@ -355,22 +394,37 @@ def _record(store: StateStore, site: SiteConfig, state: SiteState, attempt: Atte
 
 
 def _read_and_build(
-    site: SiteConfig, config: Config, options: PassOptions, pool: ThreadPoolExecutor, log: Log,
-    known: KnownPlaces | None = None, watchers: _Watchers | None = None,
+    site: SiteConfig,
+    config: Config,
+    options: PassOptions,
+    pool: ThreadPoolExecutor,
+    log: Log,
+    known: KnownPlaces | None = None,
+    watchers: _Watchers | None = None,
 ) -> tuple[SiteStructure, dict[str, Any]]:
     watchers = watchers or options.watchers()
-    structure = read_structure(site, _policy(config, options, "wordpress", watchers), log,
-                               on_request=lambda outcome: watchers.request_done("wordpress",
-                                                                                outcome),
-                               pool=pool, known=known)
+    structure = read_structure(
+        site,
+        _policy(config, options, "wordpress", watchers),
+        log,
+        on_request=lambda outcome: watchers.request_done("wordpress", outcome),
+        pool=pool,
+        known=known,
+    )
     for key_path in unmatched_overrides(structure, site):
-        log.info("%s: the payload has no such slug (not on the site, not public, or "
-                 "excluded); this override adds nothing", key_path)
+        log.info(
+            "%s: the payload has no such slug (not on the site, not public, or "
+            "excluded); this override adds nothing",
+            key_path,
+        )
     return structure, build_payload(structure, site)
 
 
 def _push(
-    site: SiteConfig, payload: dict[str, Any], backend: BackendClient, state: SiteState,
+    site: SiteConfig,
+    payload: dict[str, Any],
+    backend: BackendClient,
+    state: SiteState,
     log: Log,
 ) -> tuple[int, PushReceipt]:
     """Push to the integration in use; after a 404, look it up once and push once more."""
@@ -384,13 +438,18 @@ def _push(
         stale = integration_id
         integration_id = backend.find_integration_id(site, log)
         if site.integration_id == stale:
-            log.warning("the configured integration_id %d is stale (404); using %d, found by "
-                        "lookup, from now on — update %s.integration_id", stale, integration_id,
-                        site.key_path)
+            log.warning(
+                "the configured integration_id %d is stale (404); using %d, found by "
+                "lookup, from now on — update %s.integration_id",
+                stale,
+                integration_id,
+                site.key_path,
+            )
             _remember(state, integration_id, replaces=stale)
         else:
-            log.warning("integration %d is gone (404); using %d, found by lookup", stale,
-                        integration_id)
+            log.warning(
+                "integration %d is gone (404); using %d, found by lookup", stale, integration_id
+            )
             _remember(state, integration_id, replaces=state.integration_id_replaces)
         return integration_id, backend.push_structure(site, integration_id, payload, log)
 
@@ -418,15 +477,17 @@ def _failure(site: SiteConfig, exc: Exception, config: Config, log: Log) -> Site
         message = f"network error: {quoted(str(exc))}"
     else:
         log.debug("unexpected error", exc_info=True)
-        message = (f"internal error ({type(exc).__name__}: {quoted(str(exc), 300)}); please "
-                   "report this")
+        message = (
+            f"internal error ({type(exc).__name__}: {quoted(str(exc), 300)}); please report this"
+        )
     message = config.redact(message)
     log.error("%s", message)
     return SiteResult(site.name, ok=False, error=message)
 
 
-def _policy(config: Config, options: PassOptions, target: str,
-            watchers: _Watchers | None = None) -> RetryPolicy:
+def _policy(
+    config: Config, options: PassOptions, target: str, watchers: _Watchers | None = None
+) -> RetryPolicy:
     """The retry policy of backend.*, with the pass's sleep (fake in tests, stoppable in
     the daemon), telling the watchers of each retry of a request to `target`."""
     watchers = watchers or options.watchers()

@@ -40,9 +40,11 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: MappingNode) -> dic
         except TypeError:
             continue  # an unhashable key: construct_mapping says so
         if first is not None:
-            raise YamlProblem(f"line {key_node.start_mark.line + 1}: key {key!r} is given twice "
-                              f"(first on line {first.start_mark.line + 1}); only one is kept "
-                              "by YAML, so say it once")
+            raise YamlProblem(
+                f"line {key_node.start_mark.line + 1}: key {key!r} is given twice "
+                f"(first on line {first.start_mark.line + 1}); only one is kept "
+                "by YAML, so say it once"
+            )
         seen[key] = key_node
     return SafeConstructor.construct_mapping(loader, node, deep=True)
 
@@ -81,7 +83,8 @@ def _check_alias_expansion(root: Node) -> None:
             raise YamlProblem(
                 f"line {node.start_mark.line + 1}: aliases (*name) here expand to more than "
                 f"{limit:,} values, far more than the file spells out; write the values out "
-                "instead")
+                "instead"
+            )
         sizes[id(node)] = min(size, limit + 1)
 
 
@@ -111,8 +114,10 @@ def _post_order(root: Node) -> list[Node]:
             continue
         if id(node) in state:
             if not state[id(node)]:
-                raise YamlProblem(f"line {node.start_mark.line + 1}: an alias refers to the "
-                                  "value that contains it")
+                raise YamlProblem(
+                    f"line {node.start_mark.line + 1}: an alias refers to the "
+                    "value that contains it"
+                )
             continue
         state[id(node)] = False
         stack.append((node, True))

@@ -60,9 +60,14 @@ def backend_standin(sites: int):
     command = [sys.executable, "-m", "tests.support.backend_standin", "--port", "0"]
     for n in range(sites):
         command += ["--site", f"{n + 1}:{API_KEY}-{n}:{100000 + n}"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True, cwd=REPO_ROOT,
-                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
     try:
         assert process.stdout is not None
         url = process.stdout.readline().strip()
@@ -74,14 +79,20 @@ def backend_standin(sites: int):
         process.wait(30)
 
 
-def write_config(workdir: Path, fleet: Fleet, backend_url: str, sites: int,
-                 parallel: int) -> Path:
+def write_config(workdir: Path, fleet: Fleet, backend_url: str, sites: int, parallel: int) -> Path:
     config = {
         "backend": {"url": backend_url},
         "state_dir": str(workdir / "state"),
         "parallel_sites": parallel,
-        "sites": [{"name": f"site{n}", "site_id": n + 1, "api_key": f"{API_KEY}-{n}",
-                   "wordpress": {"url": fleet.site_url(n)}} for n in range(sites)],
+        "sites": [
+            {
+                "name": f"site{n}",
+                "site_id": n + 1,
+                "api_key": f"{API_KEY}-{n}",
+                "wordpress": {"url": fleet.site_url(n)},
+            }
+            for n in range(sites)
+        ],
     }
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -93,12 +104,17 @@ def run_pass(command: str, config: Path) -> tuple[int, float, float, str]:
     """(exit status, seconds, peak RSS in MiB, stderr) of one `sync`; CPU time to stderr."""
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as errors:
-        process = subprocess.Popen([command, "--config", str(config), "--log-level", "warning",
-                                    "sync"], stdout=subprocess.DEVNULL, stderr=errors)
+        process = subprocess.Popen(
+            [command, "--config", str(config), "--log-level", "warning", "sync"],
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
-        print(f"  (agent CPU: {usage.ru_utime:.1f} s user, {usage.ru_stime:.1f} s system)",
-              file=sys.stderr)
+        print(
+            f"  (agent CPU: {usage.ru_utime:.1f} s user, {usage.ru_stime:.1f} s system)",
+            file=sys.stderr,
+        )
         process.returncode = os.waitstatus_to_exitcode(status)
         errors.seek(0)
         stderr = errors.read()
@@ -109,8 +125,11 @@ def one_fleet(command: str, sites: int, parallel: int, latency: float) -> list[P
     """Two passes: the first (empty state: integrations looked up, APIs discovered) and
     the next, as the daily pass runs."""
     figures = []
-    with tempfile.TemporaryDirectory(prefix="igny8-fleet-") as tmp, \
-            fleet_wordpress(latency=latency) as fleet, backend_standin(sites) as backend_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="igny8-fleet-") as tmp,
+        fleet_wordpress(latency=latency) as fleet,
+        backend_standin(sites) as backend_url,
+    ):
         config = write_config(Path(tmp), fleet, backend_url, sites, parallel)
         for kind in ("first", "daily"):
             fleet.reset()
@@ -119,9 +138,19 @@ def one_fleet(command: str, sites: int, parallel: int, latency: float) -> list[P
             failed = [line for line in stderr.splitlines() if " ERROR " in line]
             if returncode != 0:
                 print("\n".join(failed[:5]), file=sys.stderr)
-            figures.append(PassFigures(sites, parallel, kind, seconds, returncode,
-                                       stats["requests"], stats["max_in_flight_per_site"], rss,
-                                       len(failed)))
+            figures.append(
+                PassFigures(
+                    sites,
+                    parallel,
+                    kind,
+                    seconds,
+                    returncode,
+                    stats["requests"],
+                    stats["max_in_flight_per_site"],
+                    rss,
+                    len(failed),
+                )
+            )
     return figures
 
 
@@ -130,8 +159,13 @@ def state_write_cost(sites: int) -> tuple[float, float]:
     one that already holds `sites` sites with a full history each."""
     with tempfile.TemporaryDirectory(prefix="igny8-state-") as tmp:
         store = StateStore(Path(tmp))
-        state = SiteState(last_attempt="2026-01-01T00:00:00Z", last_success="2026-01-01T00:00:00Z",
-                          integration_id=1, post_types_count=3, taxonomies_count=2)
+        state = SiteState(
+            last_attempt="2026-01-01T00:00:00Z",
+            last_success="2026-01-01T00:00:00Z",
+            integration_id=1,
+            post_types_count=3,
+            taxonomies_count=2,
+        )
         attempt = Attempt("2026-01-01T00:00:00Z", ok=True, duration_seconds=0.3, requests=7)
         first = _timed_updates(store, 10, state, attempt)
         for n in range(10, sites):
@@ -153,33 +187,45 @@ def main() -> int:
     parser.add_argument("--sites", default="200,2000")
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--parallel", type=int, default=16)
-    parser.add_argument("--sequential", action="store_true",
-                        help="also run the smallest fleet with parallel_sites: 1")
+    parser.add_argument(
+        "--sequential",
+        action="store_true",
+        help="also run the smallest fleet with parallel_sites: 1",
+    )
     args = parser.parse_args()
     command = shutil.which("igny8-agent")
     if command is None:
-        print("igny8-agent is not installed: run scripts/install-deps, then use .venv/bin/python",
-              file=sys.stderr)
+        print(
+            "igny8-agent is not installed: run scripts/install-deps, then use .venv/bin/python",
+            file=sys.stderr,
+        )
         return 2
     sizes = [int(n) for n in args.sites.split(",")]
     runs = [(n, args.parallel) for n in sizes]
     if args.sequential:
         runs.insert(0, (sizes[0], 1))
     print(f"latency {args.latency * 1000:.0f} ms per answer; {os.cpu_count()} CPUs")
-    print(f"{'sites':>6} {'parallel':>8} {'pass':>6} {'wall s':>8} {'s/site':>7} "
-          f"{'WP requests':>11} {'max in flight/site':>18} {'peak RSS MiB':>12} {'exit':>4}")
+    print(
+        f"{'sites':>6} {'parallel':>8} {'pass':>6} {'wall s':>8} {'s/site':>7} "
+        f"{'WP requests':>11} {'max in flight/site':>18} {'peak RSS MiB':>12} {'exit':>4}"
+    )
     worst = 0
     for sites, parallel in runs:
         for figures in one_fleet(command, sites, parallel, args.latency):
             worst = max(worst, figures.returncode)
-            print(f"{sites:>6} {parallel:>8} {figures.kind:>6} {figures.seconds:>8.1f} "
-                  f"{figures.seconds / sites:>7.3f} {figures.requests:>11} "
-                  f"{figures.max_in_flight:>18} {figures.peak_rss_mib:>12.1f} "
-                  f"{figures.returncode:>4}", flush=True)
+            print(
+                f"{sites:>6} {parallel:>8} {figures.kind:>6} {figures.seconds:>8.1f} "
+                f"{figures.seconds / sites:>7.3f} {figures.requests:>11} "
+                f"{figures.max_in_flight:>18} {figures.peak_rss_mib:>12.1f} "
+                f"{figures.returncode:>4}",
+                flush=True,
+            )
     for sites in sizes:
         first, at_size = state_write_cost(sites)
-        print(f"state: recording one site's result takes {first:.2f} ms with 10 sites, "
-              f"{at_size:.2f} ms with {sites} sites")
+        print(
+            f"state: recording one site's result takes {first:.2f} ms with 10 sites, "
+            f"{at_size:.2f} ms with {sites} sites"
+        )
     return 0 if worst == 0 else 1
 
 

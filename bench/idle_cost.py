@@ -47,8 +47,9 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def write_config(work: Path, site_url: str, username: str, password: str, backend: str,
-                 metrics_port: int | None) -> Path:
+def write_config(
+    work: Path, site_url: str, username: str, password: str, backend: str, metrics_port: int | None
+) -> Path:
     config = work / "config.yaml"
     metrics = f"metrics: {{listen: '127.0.0.1:{metrics_port}'}}\n" if metrics_port else ""
     config.write_text(f"""\
@@ -75,16 +76,21 @@ def main() -> None:
     command = shutil.which("igny8-agent") or str(REPO_ROOT / ".venv/bin/igny8-agent")
     with tempfile.TemporaryDirectory(prefix="igny8-idle-") as tmp:
         work = Path(tmp)
-        with WordPressServers(work / "wp") as servers, BackendStandin(
-            api_keys={5: API_KEY}, integrations=[Integration(id=1, site_id=5)]
-        ) as backend:
+        with (
+            WordPressServers(work / "wp") as servers,
+            BackendStandin(
+                api_keys={5: API_KEY}, integrations=[Integration(id=1, site_id=5)]
+            ) as backend,
+        ):
             site = servers.site("main")
-            config = write_config(work, site.url, site.username, site.app_password, backend.url,
-                                  port)
+            config = write_config(
+                work, site.url, site.username, site.app_password, backend.url, port
+            )
             env = {**os.environ, "WATCHDOG_USEC": WATCHDOG_USEC}
             with open(work / "daemon.log", "w") as log:
-                daemon = subprocess.Popen([command, "--config", str(config), "run"],
-                                          stderr=log, env=env)
+                daemon = subprocess.Popen(
+                    [command, "--config", str(config), "run"], stderr=log, env=env
+                )
                 try:
                     backend.wait_for_posts(1, 60)
                     time.sleep(2)
@@ -120,13 +126,17 @@ def measure(pid: int, seconds: float, port: int | None) -> None:
         peak = max(peak, rss_mib(pid))
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(pid) - cpu_before
-    print(f"idle for {elapsed:.0f} s after the start-up pass (daily schedule, freshness check "
-          f"every hour, watchdog every {int(WATCHDOG_USEC) / 2e6:.0f} s)")
+    print(
+        f"idle for {elapsed:.0f} s after the start-up pass (daily schedule, freshness check "
+        f"every hour, watchdog every {int(WATCHDOG_USEC) / 2e6:.0f} s)"
+    )
     if port is not None:
         print(f"/metrics scraped {scrapes} times ({size} bytes each)")
     print(f"CPU: {cpu:.2f} s ({100 * cpu / elapsed:.3f} % of one core)")
-    print(f"resident memory: {rss_before:.1f} MiB at start, {rss_mib(pid):.1f} MiB at end, "
-          f"peak {peak:.1f} MiB")
+    print(
+        f"resident memory: {rss_before:.1f} MiB at start, {rss_mib(pid):.1f} MiB at end, "
+        f"peak {peak:.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

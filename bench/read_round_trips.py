@@ -93,19 +93,38 @@ class Cell:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--latencies", default=DEFAULT_LATENCIES, type=parse_latencies,
-                        help="two injected round-trip times in seconds, comma-separated "
-                        f"(default {DEFAULT_LATENCIES})")
-    parser.add_argument("--repeat", default=DEFAULT_REPEAT, type=positive_int,
-                        help=f"timed reads per reader and latency (default {DEFAULT_REPEAT})")
-    parser.add_argument("--php-workers", type=positive_int, default=None,
-                        help="PHP_CLI_SERVER_WORKERS for the php -S server (default: the "
-                        f"fixture's {wordpress_support.PHP_SERVER_WORKERS})")
-    parser.add_argument("--handshake", action="store_true",
-                        help="also delay each new connection by the latency (models the "
-                        "TCP handshake's round trip; off by default)")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where the test WordPress lives (default: a temporary directory)")
+    parser.add_argument(
+        "--latencies",
+        default=DEFAULT_LATENCIES,
+        type=parse_latencies,
+        help="two injected round-trip times in seconds, comma-separated "
+        f"(default {DEFAULT_LATENCIES})",
+    )
+    parser.add_argument(
+        "--repeat",
+        default=DEFAULT_REPEAT,
+        type=positive_int,
+        help=f"timed reads per reader and latency (default {DEFAULT_REPEAT})",
+    )
+    parser.add_argument(
+        "--php-workers",
+        type=positive_int,
+        default=None,
+        help="PHP_CLI_SERVER_WORKERS for the php -S server (default: the "
+        f"fixture's {wordpress_support.PHP_SERVER_WORKERS})",
+    )
+    parser.add_argument(
+        "--handshake",
+        action="store_true",
+        help="also delay each new connection by the latency (models the "
+        "TCP handshake's round trip; off by default)",
+    )
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where the test WordPress lives (default: a temporary directory)",
+    )
     return parser.parse_args(argv)
 
 
@@ -183,8 +202,9 @@ def timed_read(bench: Bench, reader: Reader, latency: float) -> Run:
     proxy.stats.reset()
     policy = RetryPolicy(sleep=time.sleep)
     log = site_log(config.name)
-    config = replace(config, wordpress=replace(config.wordpress, max_connections=reader.parallel,
-                                                xmlrpc="never"))
+    config = replace(
+        config, wordpress=replace(config.wordpress, max_connections=reader.parallel, xmlrpc="never")
+    )
     started = time.perf_counter()
     structure = read_structure(config, policy, log)
     seconds = time.perf_counter() - started
@@ -271,12 +291,17 @@ def table_rows(cells: list[Cell], fits: dict[Reader, Fit]) -> list[str]:
 
 def structure_text(cells: list[Cell]) -> str:
     structure = cells[0].runs[0].structure
-    agree = all(run.structure.post_types == structure.post_types
-                and run.structure.taxonomies == structure.taxonomies
-                for cell in cells for run in cell.runs)
-    return (f"read {len(structure.post_types)} post types and {len(structure.taxonomies)} "
-            f"taxonomies ({'every read agrees' if agree else 'READS DISAGREE'}; "
-            f"{structure.source})")
+    agree = all(
+        run.structure.post_types == structure.post_types
+        and run.structure.taxonomies == structure.taxonomies
+        for cell in cells
+        for run in cell.runs
+    )
+    return (
+        f"read {len(structure.post_types)} post types and {len(structure.taxonomies)} "
+        f"taxonomies ({'every read agrees' if agree else 'READS DISAGREE'}; "
+        f"{structure.source})"
+    )
 
 
 def mismatched_counts(cells: list[Cell]) -> list[str]:
@@ -284,7 +309,9 @@ def mismatched_counts(cells: list[Cell]) -> list[str]:
     return [
         f"{cell.reader.name} at {cell.latency * 1000:.0f} ms: proxy saw {run.requests}, "
         f"reader sent {run.reader_requests}"
-        for cell in cells for run in cell.runs if run.requests != run.reader_requests
+        for cell in cells
+        for run in cell.runs
+        if run.requests != run.reader_requests
     ]
 
 
@@ -305,8 +332,10 @@ def machine_lines(site: WordPressSite, args: argparse.Namespace) -> list[str]:
 def sensitivity_text(latencies: tuple[float, float]) -> str:
     """How much timing noise moves the round trips figure."""
     per_10_ms = 0.010 / abs(latencies[1] - latencies[0])
-    return (f"noise: 10 ms more or less in either median moves round trips by {per_10_ms:.2f}; "
-            "compare with the min-max spread")
+    return (
+        f"noise: 10 ms more or less in either median moves round trips by {per_10_ms:.2f}; "
+        "compare with the min-max spread"
+    )
 
 
 def report(cells: list[Cell], site: WordPressSite, args: argparse.Namespace) -> None:
@@ -328,8 +357,7 @@ def report(cells: list[Cell], site: WordPressSite, args: argparse.Namespace) -> 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging("warning")
-    with bench_site(args.workdir, args.php_workers) as site, \
-            ReverseProxy(site.url) as proxy:
+    with bench_site(args.workdir, args.php_workers) as site, ReverseProxy(site.url) as proxy:
         bench = Bench(site_config(site, proxy.proxied(site.url)), proxy, args.handshake)
         cells = measure(bench, args.latencies, args.repeat)
         report(cells, site, args)

@@ -38,17 +38,25 @@ def counted(proxy: ReverseProxy, work) -> int:
     return len(proxy.paths()) - before
 
 
-def one_kind(site: WordPressSite, backend: BackendStandin, workdir: Path,
-             credentials: bool) -> tuple[int, int, int]:
+def one_kind(
+    site: WordPressSite, backend: BackendStandin, workdir: Path, credentials: bool
+) -> tuple[int, int, int]:
     with ReverseProxy(site.url) as proxy:
         wordpress = {"url": proxy.url}
         if credentials:
             wordpress.update(username=site.username, app_password=site.app_password)
         path = workdir / "config.yaml"
-        path.write_text(yaml.safe_dump({
-            "backend": {"url": backend.url}, "state_dir": str(workdir / "state"),
-            "sites": [{"name": "blog", "site_id": 5, "api_key": API_KEY,
-                       "wordpress": wordpress}]}))
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "backend": {"url": backend.url},
+                    "state_dir": str(workdir / "state"),
+                    "sites": [
+                        {"name": "blog", "site_id": 5, "api_key": API_KEY, "wordpress": wordpress}
+                    ],
+                }
+            )
+        )
         path.chmod(0o600)
         config = load_config(path)
         first = counted(proxy, lambda: run_pass(config, PassOptions()))
@@ -63,22 +71,27 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     checks_a_day = 86400 // args.check_every if args.check_every else 0
-    with tempfile.TemporaryDirectory(prefix="igny8-requests-") as tmp, \
-            WordPressServers(Path(tmp) / "wp") as servers, \
-            BackendStandin(api_keys={5: API_KEY},
-                           integrations=[Integration(id=1, site_id=5)]) as backend:
+    with (
+        tempfile.TemporaryDirectory(prefix="igny8-requests-") as tmp,
+        WordPressServers(Path(tmp) / "wp") as servers,
+        BackendStandin(
+            api_keys={5: API_KEY}, integrations=[Integration(id=1, site_id=5)]
+        ) as backend,
+    ):
         site = servers.site("main")
-        print(f"WordPress {site.wp_version}; a check every {args.check_every} s "
-              f"({checks_a_day} a day)")
-        print(f"{'read':<32} {'first pass':>10} {'daily pass':>10} {'one check':>9} "
-              f"{'a day':>6}")
+        print(
+            f"WordPress {site.wp_version}; a check every {args.check_every} s "
+            f"({checks_a_day} a day)"
+        )
+        print(f"{'read':<32} {'first pass':>10} {'daily pass':>10} {'one check':>9} {'a day':>6}")
         for credentials in (False, True):
             workdir = Path(tmp) / ("credentials" if credentials else "anonymous")
             workdir.mkdir()
             first, daily, check = one_kind(site, backend, workdir, credentials)
             kind = "with credentials (REST+XML-RPC)" if credentials else "anonymous (REST)"
-            print(f"{kind:<32} {first:>10} {daily:>10} {check:>9} "
-                  f"{daily + checks_a_day * check:>6}")
+            print(
+                f"{kind:<32} {first:>10} {daily:>10} {check:>9} {daily + checks_a_day * check:>6}"
+            )
     return 0
 
 

@@ -46,10 +46,12 @@ def publish_until(site: WordPressSite, wanted: int) -> int:
 
 
 def site_config(site: WordPressSite, url: str) -> SiteConfig:
-    wordpress = WordPressConfig(url=url, username=site.username,
-                                app_password=Secret(site.app_password))
-    return SiteConfig(key_path="sites[0]", name="bench", site_id=1, api_key=None,
-                      wordpress=wordpress)
+    wordpress = WordPressConfig(
+        url=url, username=site.username, app_password=Secret(site.app_password)
+    )
+    return SiteConfig(
+        key_path="sites[0]", name="bench", site_id=1, api_key=None, wordpress=wordpress
+    )
 
 
 def complete_over_xmlrpc(config: SiteConfig, url: str) -> tuple[int, int, float]:
@@ -72,21 +74,28 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.1)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="igny8-xmlrpc-bench-") as tmp, \
-            WordPressServers(Path(tmp)) as servers:
+    with (
+        tempfile.TemporaryDirectory(prefix="igny8-xmlrpc-bench-") as tmp,
+        WordPressServers(Path(tmp)) as servers,
+    ):
         site = servers.site("main")
         published = publish_until(site, args.posts)
         version = site.php("echo get_bloginfo('version');")
-        print(f"WordPress {version}: {published} published "
-              f"'{HIDDEN_TYPE}' posts (REST-hidden); page size {PAGE_SIZE}")
+        print(
+            f"WordPress {version}: {published} published "
+            f"'{HIDDEN_TYPE}' posts (REST-hidden); page size {PAGE_SIZE}"
+        )
         config = site_config(site, site.url)
         for label, latency in (("direct", 0.0), (f"+{args.latency * 1000:.0f} ms", args.latency)):
             with ReverseProxy(site.url, delay=latency) as proxy:
                 url = proxy.proxied(site.url)
                 calls, count, seconds = complete_over_xmlrpc(
-                    replace(config, wordpress=replace(config.wordpress, url=url)), url)
-            print(f"{label:>8}: {calls} XML-RPC calls, {seconds:.2f} s, counted {count} "
-                  f"(WordPress says {published})")
+                    replace(config, wordpress=replace(config.wordpress, url=url)), url
+                )
+            print(
+                f"{label:>8}: {calls} XML-RPC calls, {seconds:.2f} s, counted {count} "
+                f"(WordPress says {published})"
+            )
 
 
 if __name__ == "__main__":

@@ -85,8 +85,10 @@ def show_what_arrived(backend: BackendStandin) -> None:
         print(f"  {kind.replace('_', ' ')}:")
         for entry in content_types[kind]:
             state = "enabled" if entry["enabled"] else "disabled"
-            print(f"    {entry['label']:<20} {entry['slug']:<12} {entry['count']:>4} items, "
-                  f"{state}, fetch limit {entry['fetch_limit']}")
+            print(
+                f"    {entry['label']:<20} {entry['slug']:<12} {entry['count']:>4} items, "
+                f"{state}, fetch limit {entry['fetch_limit']}"
+            )
 
 
 def indent(text: str) -> str:

@@ -35,8 +35,10 @@ def unavailable(reason: str) -> None:
 def agent_command() -> str:
     path = shutil.which("igny8-agent")
     if path is None:
-        unavailable("igny8-agent is not installed; run scripts/install-deps and put .venv/bin "
-                    "on PATH (scripts/test does both)")
+        unavailable(
+            "igny8-agent is not installed; run scripts/install-deps and put .venv/bin "
+            "on PATH (scripts/test does both)"
+        )
     return path
 
 
@@ -71,10 +73,27 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     directory = tmp_path_factory.mktemp("tls")
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 
@@ -119,15 +138,19 @@ class Agent:
         full_env.update(env or {})
         completed = subprocess.run(
             [self.command, "--config", str(self.config_path), *args],
-            capture_output=True, text=True, env=full_env, timeout=timeout,
+            capture_output=True,
+            text=True,
+            env=full_env,
+            timeout=timeout,
         )
         return AgentRun(completed.returncode, completed.stdout, completed.stderr)
 
     def state_files_text(self) -> str:
         if not self.state_dir.exists():
             return ""
-        return "".join(p.read_text(errors="replace") for p in self.state_dir.rglob("*")
-                       if p.is_file())
+        return "".join(
+            p.read_text(errors="replace") for p in self.state_dir.rglob("*") if p.is_file()
+        )
 
 
 @pytest.fixture
@@ -136,16 +159,19 @@ def agent(agent_command: str, tmp_path: Path) -> Agent:
 
 
 def site_config(
-    site: WordPressSite, backend_url: str | None = None, *, credentials: bool = True,
-    name: str = "blog", **extra: Any,
+    site: WordPressSite,
+    backend_url: str | None = None,
+    *,
+    credentials: bool = True,
+    name: str = "blog",
+    **extra: Any,
 ) -> dict[str, Any]:
     """A config with one site; `extra` keys go into the site entry."""
     wordpress: dict[str, Any] = {"url": site.url}
     if credentials:
         wordpress.update(username=site.username, app_password=site.app_password)
     wordpress.update(extra.pop("wordpress", {}))
-    entry = {"name": name, "site_id": SITE_ID, "api_key": API_KEY, "wordpress": wordpress,
-             **extra}
+    entry = {"name": name, "site_id": SITE_ID, "api_key": API_KEY, "wordpress": wordpress, **extra}
     config: dict[str, Any] = {"sites": [entry], "log_level": "debug"}
     if backend_url:
         config["backend"] = {"url": backend_url, "max_attempts": 3, "max_retry_seconds": 30}
@@ -175,11 +201,12 @@ def expected_payload_part(
     """
     truth = site.php_expected()
     result: dict[str, dict[str, dict[str, Any]]] = {}
-    for kind, excluded in (("post_types", exclude_post_types),
-                           ("taxonomies", exclude_taxonomies)):
+    for kind, excluded in (("post_types", exclude_post_types), ("taxonomies", exclude_taxonomies)):
         result[kind] = {
-            slug: {"label": item["registered_label" if read == REST_ANONYMOUS else "label"],
-                   "count": item["count"]}
+            slug: {
+                "label": item["registered_label" if read == REST_ANONYMOUS else "label"],
+                "count": item["count"],
+            }
             for slug, item in truth[kind].items()
             if slug not in excluded and _in_read(kind, item, read)
         }
@@ -198,8 +225,9 @@ def _in_read(kind: str, item: dict[str, Any], read: str) -> bool:
 
 def label_and_count(payload: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
     return {
-        kind: {slug: {"label": e["label"], "count": e["count"]}
-               for slug, e in payload[kind].items()}
+        kind: {
+            slug: {"label": e["label"], "count": e["count"]} for slug, e in payload[kind].items()
+        }
         for kind in ("post_types", "taxonomies")
     }
 

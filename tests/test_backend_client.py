@@ -51,7 +51,10 @@ def valid_payload() -> dict[str, Any]:
 
 def make_site(site_id: int = 5, api_key: str = KEY5, name: str = "main-blog") -> SiteConfig:
     return SiteConfig(
-        key_path="sites[0]", name=name, site_id=site_id, api_key=Secret(api_key),
+        key_path="sites[0]",
+        name=name,
+        site_id=site_id,
+        api_key=Secret(api_key),
         wordpress=WordPressConfig(url="https://blog.example.com"),
     )
 
@@ -78,8 +81,9 @@ def assert_gave_up(error: BaseException) -> None:
     assert not isinstance(error, NOT_TRANSIENT)
 
 
-def client_for(standin: BackendStandin, waits: Waits, *, url: str | None = None,
-               max_attempts: int = 5) -> BackendClient:
+def client_for(
+    standin: BackendStandin, waits: Waits, *, url: str | None = None, max_attempts: int = 5
+) -> BackendClient:
     config = BackendConfig(url=url or standin.url, timeout=5, max_attempts=max_attempts)
     policy = RetryPolicy(max_attempts, 300, tenacity.wait_fixed(1.5), waits)
     return BackendClient(config, SESSIONS[-1], policy)
@@ -97,15 +101,20 @@ def session() -> Iterator[requests.Session]:
 
 
 def standin_with(integrations: list[Integration], list_shape: str = "bare") -> BackendStandin:
-    return BackendStandin(api_keys={5: KEY5, 6: KEY6}, integrations=integrations,
-                          list_shape=list_shape)
+    return BackendStandin(
+        api_keys={5: KEY5, 6: KEY6}, integrations=integrations, list_shape=list_shape
+    )
 
 
 @pytest.fixture
 def standin() -> Iterator[BackendStandin]:
-    with standin_with([Integration(id=123, site_id=5),
-                       Integration(id=124, site_id=5, platform="shopify"),
-                       Integration(id=200, site_id=6, is_active=False)]) as backend:
+    with standin_with(
+        [
+            Integration(id=123, site_id=5),
+            Integration(id=124, site_id=5, platform="shopify"),
+            Integration(id=200, site_id=6, is_active=False),
+        ]
+    ) as backend:
         yield backend
 
 
@@ -114,8 +123,10 @@ def standin() -> Iterator[BackendStandin]:
 
 @pytest.mark.parametrize("shape", LIST_SHAPES)
 def test_every_list_shape_is_understood(shape: str, waits: Waits) -> None:
-    integrations = [Integration(id=77, site_id=5, platform="shopify"),
-                    Integration(id=78, site_id=5)]
+    integrations = [
+        Integration(id=77, site_id=5, platform="shopify"),
+        Integration(id=78, site_id=5),
+    ]
     with standin_with(integrations, shape) as backend:
         assert client_for(backend, waits).find_integration_id(make_site(), LOG) == 78
         (request,) = backend.requests
@@ -125,33 +136,41 @@ def test_every_list_shape_is_understood(shape: str, waits: Waits) -> None:
 
 
 def test_only_wordpress_integrations_are_picked(waits: Waits) -> None:
-    integrations = [Integration(id=1, site_id=5, platform="shopify"),
-                    Integration(id=2, site_id=5, platform="woocommerce-api"),
-                    Integration(id=3, site_id=6)]
+    integrations = [
+        Integration(id=1, site_id=5, platform="shopify"),
+        Integration(id=2, site_id=5, platform="woocommerce-api"),
+        Integration(id=3, site_id=6),
+    ]
     with standin_with(integrations) as backend, pytest.raises(IntegrationNotFound):
         client_for(backend, waits).find_integration_id(make_site(), LOG)
 
 
 def test_active_wordpress_integration_is_preferred(waits: Waits) -> None:
-    integrations = [Integration(id=10, site_id=5, is_active=False),
-                    Integration(id=11, site_id=5, platform="shopify"),
-                    Integration(id=12, site_id=5, is_active=True),
-                    Integration(id=13, site_id=5, is_active=True)]
+    integrations = [
+        Integration(id=10, site_id=5, is_active=False),
+        Integration(id=11, site_id=5, platform="shopify"),
+        Integration(id=12, site_id=5, is_active=True),
+        Integration(id=13, site_id=5, is_active=True),
+    ]
     with standin_with(integrations, "results") as backend:
         assert client_for(backend, waits).find_integration_id(make_site(), LOG) == 12
 
 
 def test_first_wordpress_integration_when_none_is_active(waits: Waits) -> None:
-    integrations = [Integration(id=31, site_id=5, platform="shopify", is_active=True),
-                    Integration(id=32, site_id=5, is_active=False),
-                    Integration(id=33, site_id=5, is_active=False)]
+    integrations = [
+        Integration(id=31, site_id=5, platform="shopify", is_active=True),
+        Integration(id=32, site_id=5, is_active=False),
+        Integration(id=33, site_id=5, is_active=False),
+    ]
     with standin_with(integrations, "data") as backend:
         assert client_for(backend, waits).find_integration_id(make_site(), LOG) == 32
 
 
 def test_no_wordpress_integration_tells_to_create_it(waits: Waits) -> None:
-    with standin_with([Integration(id=9, site_id=5, platform="shopify")],
-                      "success_data") as backend, pytest.raises(IntegrationNotFound) as caught:
+    with (
+        standin_with([Integration(id=9, site_id=5, platform="shopify")], "success_data") as backend,
+        pytest.raises(IntegrationNotFound) as caught,
+    ):
         client_for(backend, waits).find_integration_id(make_site(), LOG)
     message = str(caught.value)
     assert "create" in message.lower()
@@ -223,8 +242,9 @@ def test_success_without_success_key_counts(standin: BackendStandin, waits: Wait
 
 
 def test_success_false_is_not_success(standin: BackendStandin, waits: Waits) -> None:
-    standin.script("POST", POST_SUFFIX, [Fault(status=200, body={"success": False,
-                                                                 "error": "not stored"})])
+    standin.script(
+        "POST", POST_SUFFIX, [Fault(status=200, body={"success": False, "error": "not stored"})]
+    )
     with pytest.raises(BackendError) as caught:
         client_for(standin, waits).push_structure(make_site(), 123, valid_payload(), LOG)
     assert "not stored" in str(caught.value)
@@ -242,8 +262,9 @@ def test_rejected_payload_quotes_the_backend_cut_to_500(
     standin: BackendStandin, waits: Waits, status: int
 ) -> None:
     long_message = "Field post_types is wrong. " + "x" * 2000
-    standin.script("POST", POST_SUFFIX, [Fault(status=status, body={"success": False,
-                                                                    "error": long_message})])
+    standin.script(
+        "POST", POST_SUFFIX, [Fault(status=status, body={"success": False, "error": long_message})]
+    )
     with pytest.raises(PayloadRejected) as caught:
         client_for(standin, waits).push_structure(make_site(), 123, valid_payload(), LOG)
     message = str(caught.value)
@@ -280,8 +301,9 @@ def test_auth_errors_mention_the_api_key_and_are_not_retried(
 
 def test_wrong_key_on_post_is_an_auth_error(standin: BackendStandin, waits: Waits) -> None:
     with pytest.raises(BackendAuthError) as caught:
-        client_for(standin, waits).push_structure(make_site(api_key="bogus-key-000"), 123,
-                                                  valid_payload(), LOG)
+        client_for(standin, waits).push_structure(
+            make_site(api_key="bogus-key-000"), 123, valid_payload(), LOG
+        )
     assert "bogus-key-000" not in str(caught.value)
 
 
@@ -318,16 +340,15 @@ def test_transient_failures_give_up_after_max_attempts(
 ) -> None:
     standin.script("POST", POST_SUFFIX, [Fault(500)] * 10)
     with pytest.raises(SiteError) as caught:
-        client_for(standin, waits, max_attempts=3).push_structure(make_site(), 123,
-                                                                  valid_payload(), LOG)
+        client_for(standin, waits, max_attempts=3).push_structure(
+            make_site(), 123, valid_payload(), LOG
+        )
     assert_gave_up(caught.value)
     assert len(standin.posts()) == 3
     assert 123 not in standin.stored
 
 
-def test_retry_after_beyond_budget_gives_up_at_once(
-    standin: BackendStandin, waits: Waits
-) -> None:
+def test_retry_after_beyond_budget_gives_up_at_once(standin: BackendStandin, waits: Waits) -> None:
     standin.script("POST", POST_SUFFIX, [Fault(429, headers={"Retry-After": "86400"})])
     with pytest.raises(SiteError) as caught:
         client_for(standin, waits).push_structure(make_site(), 123, valid_payload(), LOG)
@@ -340,8 +361,11 @@ def test_backend_down_is_transient(waits: Waits) -> None:
     backend = standin_with([Integration(id=123, site_id=5)])
     backend.start()
     backend.stop()  # the port is now closed: connection refused
-    client = BackendClient(BackendConfig(url=f"http://127.0.0.1:{backend.port}/api", timeout=5),
-                           SESSIONS[-1], RetryPolicy(2, 300, tenacity.wait_fixed(1), waits))
+    client = BackendClient(
+        BackendConfig(url=f"http://127.0.0.1:{backend.port}/api", timeout=5),
+        SESSIONS[-1],
+        RetryPolicy(2, 300, tenacity.wait_fixed(1), waits),
+    )
     with pytest.raises(SiteError) as caught:
         client.push_structure(make_site(), 123, valid_payload(), LOG)
     assert_gave_up(caught.value)

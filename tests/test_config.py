@@ -13,8 +13,15 @@ from agent.errors import ConfigError
 from agent.secret import Secret
 
 ENV_NAMES = (
-    "CREDENTIALS_DIRECTORY", "STATE_DIRECTORY", "IGNY8_AGENT_CONFIG",
-    "T_API_KEY", "T_WP_PASS", "T_HOST", "T_SITE_ID", "T_INTEGRATION", "T_UNSET_VAR",
+    "CREDENTIALS_DIRECTORY",
+    "STATE_DIRECTORY",
+    "IGNY8_AGENT_CONFIG",
+    "T_API_KEY",
+    "T_WP_PASS",
+    "T_HOST",
+    "T_SITE_ID",
+    "T_INTEGRATION",
+    "T_UNSET_VAR",
 )
 
 MINIMAL = """
@@ -108,7 +115,9 @@ def test_every_key_given_is_used(
 ) -> None:
     (tmp_path / "ca.pem").write_bytes(certificate[0].read_bytes())
     monkeypatch.setenv("T_WP_PASS", "abcd efgh ijkl mnop")
-    config = load(tmp_path, """
+    config = load(
+        tmp_path,
+        """
         backend:
           url: https://backend.example.org/api
           timeout: 12.5
@@ -144,7 +153,8 @@ def test_every_key_given_is_used(
           retry_failed_every: 60
         state_dir: /srv/igny8-state
         log_level: debug
-    """)
+    """,
+    )
     assert config.backend is not None
     assert config.backend.url.rstrip("/") == "https://backend.example.org/api"
     assert config.backend.timeout == 12.5
@@ -195,8 +205,12 @@ def test_env_reference_is_replaced_anywhere_in_a_string(
 ) -> None:
     monkeypatch.setenv("T_API_KEY", "key-from-env")
     monkeypatch.setenv("T_HOST", "blog.example.net")
-    config = load(tmp_path, MINIMAL.replace("literal-key-for-tests", "${T_API_KEY}")
-                  .replace("https://blog.example.com", "https://${T_HOST}/news"))
+    config = load(
+        tmp_path,
+        MINIMAL.replace("literal-key-for-tests", "${T_API_KEY}").replace(
+            "https://blog.example.com", "https://${T_HOST}/news"
+        ),
+    )
     site = config.sites[0]
     assert site.api_key is not None and site.api_key.reveal() == "key-from-env"
     assert site.wordpress.url == "https://blog.example.net/news"
@@ -209,9 +223,7 @@ def test_unset_env_reference_names_key_path_and_variable(tmp_path: Path) -> None
     assert "T_UNSET_VAR" in line
 
 
-def test_only_dollar_brace_is_interpolated(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_only_dollar_brace_is_interpolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("T_API_KEY", "from-env")
     text = MINIMAL.replace("literal-key-for-tests", "'pa$$word-$$${T_API_KEY}-$NAME'")
     site = load(tmp_path, text).sites[0]
@@ -221,17 +233,16 @@ def test_only_dollar_brace_is_interpolated(
 
 def test_unusable_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "ca.pem").write_text("not really a bundle\n")
-    text = MINIMAL.replace("url: https://blog.example.com",
-                           "url: https://blog.example.com\n      verify: ca.pem")
+    text = MINIMAL.replace(
+        "url: https://blog.example.com", "url: https://blog.example.com\n      verify: ca.pem"
+    )
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, text)
     assert any("verify: CA bundle" in p and "not usable" in p for p in caught.value.problems)
 
 
 @pytest.mark.parametrize("value", ["key\\nsecond-line", "key\\tsecond-line"])
-def test_secret_with_control_characters_is_refused_without_echo(
-    tmp_path: Path, value: str
-) -> None:
+def test_secret_with_control_characters_is_refused_without_echo(tmp_path: Path, value: str) -> None:
     text = MINIMAL.replace("literal-key-for-tests", f'"{value}"')  # a YAML escape
     with pytest.raises(ConfigError) as caught:
         load(tmp_path, text)
@@ -252,8 +263,9 @@ def test_integer_strings_from_env_are_accepted(
 ) -> None:
     monkeypatch.setenv("T_SITE_ID", "42")
     monkeypatch.setenv("T_INTEGRATION", "900")
-    text = MINIMAL.replace("site_id: 5", "site_id: ${T_SITE_ID}\n    integration_id: "
-                           "${T_INTEGRATION}")
+    text = MINIMAL.replace(
+        "site_id: 5", "site_id: ${T_SITE_ID}\n    integration_id: ${T_INTEGRATION}"
+    )
     site = load(tmp_path, text).sites[0]
     assert site.site_id == 42
     assert site.integration_id == 900
@@ -311,28 +323,33 @@ def test_relative_secret_file_beside_config_without_credentials_directory(
     absolute.write_text("absolute-key")
     for secret_file in tmp_path.iterdir():
         secret_file.chmod(0o600)
-    site = load(tmp_path, FILE_SECRETS.format(api_key_file="api.key",
-                                              password_file="wp.pass")).sites[0]
+    site = load(
+        tmp_path, FILE_SECRETS.format(api_key_file="api.key", password_file="wp.pass")
+    ).sites[0]
     assert site.api_key is not None and site.api_key.reveal() == "key-beside-config"
     assert site.wordpress.app_password is not None
     assert site.wordpress.app_password.reveal() == "abcd efgh"
 
-    site = load(tmp_path, FILE_SECRETS.format(api_key_file=str(absolute),
-                                              password_file="wp.pass")).sites[0]
+    site = load(
+        tmp_path, FILE_SECRETS.format(api_key_file=str(absolute), password_file="wp.pass")
+    ).sites[0]
     assert site.api_key is not None and site.api_key.reveal() == "absolute-key"
 
 
 def test_missing_secret_file_is_an_error_at_its_key(tmp_path: Path) -> None:
     (tmp_path / "wp.pass").write_text("x\n")
-    problems = problems_of(tmp_path, FILE_SECRETS.format(api_key_file="nowhere.key",
-                                                         password_file="wp.pass"))
+    problems = problems_of(
+        tmp_path, FILE_SECRETS.format(api_key_file="nowhere.key", password_file="wp.pass")
+    )
     assert "nowhere.key" in problem_at(problems, "sites[0].api_key_file")
 
 
 def test_both_secret_and_secret_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "api.key").write_text("from-file\n")
-    text = MINIMAL.replace("api_key: literal-key-for-tests",
-                           "api_key: literal-key-for-tests\n    api_key_file: api.key")
+    text = MINIMAL.replace(
+        "api_key: literal-key-for-tests",
+        "api_key: literal-key-for-tests\n    api_key_file: api.key",
+    )
     problems = problems_of(tmp_path, text)
     line = next(p for p in problems if p.startswith("sites[0].api_key"))
     assert "api_key_file" in line
@@ -344,7 +361,9 @@ def test_both_secret_and_secret_file_is_an_error(tmp_path: Path) -> None:
 
 
 def test_all_problems_are_reported_at_once_with_key_paths(tmp_path: Path) -> None:
-    problems = problems_of(tmp_path, """
+    problems = problems_of(
+        tmp_path,
+        """
         backend:
           url: https://api.igny8.com/api
           timeout: soon
@@ -368,11 +387,18 @@ def test_all_problems_are_reported_at_once_with_key_paths(tmp_path: Path) -> Non
           cron: "every day"
           timezone: Mars/Olympus_Mons
         log_level: loud
-    """)
+    """,
+    )
     for key_path in (
-        "backend.timeout", "backend.max_attempts", "sites[1].site_id", "sites[1].wordpress.url",
-        "sites[1].wordpress.xmlrpc", "sites[1].defaults.fetch_limit",
-        "sites[1].post_types.product.fetch_limit", "schedule.cron", "schedule.timezone",
+        "backend.timeout",
+        "backend.max_attempts",
+        "sites[1].site_id",
+        "sites[1].wordpress.url",
+        "sites[1].wordpress.xmlrpc",
+        "sites[1].defaults.fetch_limit",
+        "sites[1].post_types.product.fetch_limit",
+        "schedule.cron",
+        "schedule.timezone",
         "log_level",
     ):
         problem_at(problems, key_path)
@@ -381,8 +407,12 @@ def test_all_problems_are_reported_at_once_with_key_paths(tmp_path: Path) -> Non
 
 def test_config_error_message_lists_every_problem(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        load(tmp_path, MINIMAL.replace("site_id: 5", "site_id: x").replace(
-            "https://blog.example.com", "ftp://blog.example.com"))
+        load(
+            tmp_path,
+            MINIMAL.replace("site_id: 5", "site_id: x").replace(
+                "https://blog.example.com", "ftp://blog.example.com"
+            ),
+        )
     text = str(caught.value)
     assert "sites[0].site_id" in text
     assert "sites[0].wordpress.url" in text
@@ -396,14 +426,21 @@ def test_unknown_keys_are_errors(tmp_path: Path) -> None:
 
 
 def test_missing_required_keys(tmp_path: Path) -> None:
-    problems = problems_of(tmp_path, """
+    problems = problems_of(
+        tmp_path,
+        """
         backend: {}
         sites:
           - name: a
             wordpress: {}
-    """)
-    for key_path in ("backend.url", "sites[0].site_id", "sites[0].api_key",
-                     "sites[0].wordpress.url"):
+    """,
+    )
+    for key_path in (
+        "backend.url",
+        "sites[0].site_id",
+        "sites[0].api_key",
+        "sites[0].wordpress.url",
+    ):
         problem_at(problems, key_path)
 
 
@@ -412,12 +449,15 @@ def test_no_sites_is_an_error(tmp_path: Path) -> None:
 
 
 def test_duplicate_site_names(tmp_path: Path) -> None:
-    problems = problems_of(tmp_path, """
+    problems = problems_of(
+        tmp_path,
+        """
         backend: {url: https://api.igny8.com/api}
         sites:
           - {name: blog, site_id: 1, api_key: a, wordpress: {url: https://a.example}}
           - {name: blog, site_id: 2, api_key: b, wordpress: {url: https://b.example}}
-    """)
+    """,
+    )
     assert "blog" in problem_at(problems, "sites[1].name")
 
 
@@ -429,8 +469,9 @@ def test_bad_site_names(tmp_path: Path, name: str) -> None:
 
 @pytest.mark.parametrize("name", ["main-blog", "Shop_2", "x"])
 def test_good_site_names(tmp_path: Path, name: str) -> None:
-    assert load(tmp_path, MINIMAL.replace("name: main-blog", f"name: '{name}'")).sites[0].name \
-        == name
+    assert (
+        load(tmp_path, MINIMAL.replace("name: main-blog", f"name: '{name}'")).sites[0].name == name
+    )
 
 
 def test_url_with_credentials_is_rejected_without_echoing_them(tmp_path: Path) -> None:
@@ -447,11 +488,15 @@ def test_url_with_credentials_is_rejected_without_echoing_them(tmp_path: Path) -
 
 
 def test_username_without_password_and_password_without_username(tmp_path: Path) -> None:
-    text = MINIMAL.replace("      url: https://blog.example.com",
-                           "      url: https://blog.example.com\n      username: bob")
+    text = MINIMAL.replace(
+        "      url: https://blog.example.com",
+        "      url: https://blog.example.com\n      username: bob",
+    )
     problem_at(problems_of(tmp_path, text), "sites[0].wordpress.app_password")
-    text = MINIMAL.replace("      url: https://blog.example.com",
-                           "      url: https://blog.example.com\n      app_password: p")
+    text = MINIMAL.replace(
+        "      url: https://blog.example.com",
+        "      url: https://blog.example.com\n      app_password: p",
+    )
     problem_at(problems_of(tmp_path, text), "sites[0].wordpress.username")
 
 
@@ -472,7 +517,8 @@ def test_world_readable_config_with_literal_wp_password_warns(
     monkeypatch.setenv("T_API_KEY", "from-env")
     text = MINIMAL.replace("literal-key-for-tests", "${T_API_KEY}").replace(
         "      url: https://blog.example.com",
-        "      url: https://blog.example.com\n      username: u\n      app_password: lit-pass")
+        "      url: https://blog.example.com\n      username: u\n      app_password: lit-pass",
+    )
     config = load(tmp_path, text, mode=0o644)
     assert config.warnings
     assert not any("lit-pass" in w for w in config.warnings)
@@ -571,31 +617,46 @@ def test_fleet_keys_have_their_defaults(tmp_path: Path) -> None:
     assert config.sites[0].wordpress.deadline == 120.0
 
 
-@pytest.mark.parametrize(("key", "value"), [
-    ("parallel_sites", 0), ("parallel_sites", 257), ("parallel_sites", "many"),
-])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("parallel_sites", 0),
+        ("parallel_sites", 257),
+        ("parallel_sites", "many"),
+    ],
+)
 def test_parallel_sites_is_bounded(tmp_path: Path, key: str, value: object) -> None:
     problem_at(problems_of(tmp_path, MINIMAL + f"{key}: {value}\n"), key)
 
 
 @pytest.mark.parametrize("value", [0, 33, -1])
 def test_max_connections_is_bounded(tmp_path: Path, value: int) -> None:
-    text = MINIMAL.replace("      url: https://blog.example.com",
-                           f"      url: https://blog.example.com\n      max_connections: {value}")
+    text = MINIMAL.replace(
+        "      url: https://blog.example.com",
+        f"      url: https://blog.example.com\n      max_connections: {value}",
+    )
     problem_at(problems_of(tmp_path, text), "sites[0].wordpress.max_connections")
 
 
 def test_sites_dir_adds_one_site_or_a_list_per_file(tmp_path: Path) -> None:
-    site_file(tmp_path, "sites.d/shop.yaml", """
+    site_file(
+        tmp_path,
+        "sites.d/shop.yaml",
+        """
         name: shop
         site_id: 7
         api_key: shop-key-0123456789
         wordpress: {url: https://shop.example.com}
-    """)
-    site_file(tmp_path, "sites.d/agency.yml", """
+    """,
+    )
+    site_file(
+        tmp_path,
+        "sites.d/agency.yml",
+        """
         - {name: a1, site_id: 8, api_key: a1-key-0123456789, wordpress: {url: https://a1.example}}
         - {name: a2, site_id: 9, api_key: a2-key-0123456789, wordpress: {url: https://a2.example}}
-    """)
+    """,
+    )
     site_file(tmp_path, "sites.d/README.txt", "not a site file")
     config = load(tmp_path, MINIMAL + "sites_dir: sites.d\nparallel_sites: 4\n")
     assert [s.name for s in config.sites] == ["main-blog", "a1", "a2", "shop"]
@@ -605,64 +666,91 @@ def test_sites_dir_adds_one_site_or_a_list_per_file(tmp_path: Path) -> None:
 
 
 def test_a_fleet_may_live_in_sites_dir_alone(tmp_path: Path) -> None:
-    site_file(tmp_path, "sites.d/one.yaml", """
+    site_file(
+        tmp_path,
+        "sites.d/one.yaml",
+        """
         {name: one, site_id: 1, api_key: one-key-0123456789, wordpress: {url: https://a.example}}
-    """)
+    """,
+    )
     text = "backend: {url: https://api.igny8.com/api}\nsites_dir: sites.d\n"
     assert [s.name for s in load(tmp_path, text).sites] == ["one"]
     (tmp_path / "sites.d" / "one.yaml").unlink()
     assert load(tmp_path, text).warnings == (
-        f"no sites configured: neither `sites:` nor {tmp_path / 'sites.d'} lists any",)
+        f"no sites configured: neither `sites:` nor {tmp_path / 'sites.d'} lists any",
+    )
 
 
 def test_site_file_problems_name_the_file_and_the_key_path(tmp_path: Path) -> None:
-    site_file(tmp_path, "sites.d/bad.yaml", """
+    site_file(
+        tmp_path,
+        "sites.d/bad.yaml",
+        """
         name: bad
         site_id: seven
         api_key: bad-key-0123456789
         wordpress: {url: ftp://bad.example, xmlrcp: never}
-    """)
+    """,
+    )
     site_file(tmp_path, "sites.d/broken.yaml", "name: [unclosed\n")
     site_file(tmp_path, "sites.d/scalar.yaml", "just a string\n")
     problems = problems_of(tmp_path, MINIMAL + "sites_dir: sites.d\n")
     problem_at(problems, "sites.d/bad.yaml: sites[0].site_id")
     problem_at(problems, "sites.d/bad.yaml: sites[0].wordpress.url")
-    assert "did you mean 'xmlrpc'" in problem_at(problems,
-                                                 "sites.d/bad.yaml: sites[0].wordpress.xmlrcp")
+    assert "did you mean 'xmlrpc'" in problem_at(
+        problems, "sites.d/bad.yaml: sites[0].wordpress.xmlrcp"
+    )
     assert any(p.startswith("sites.d/broken.yaml: line ") for p in problems)
     assert "one site entry (a mapping) or a list" in problem_at(problems, "sites.d/scalar.yaml")
 
 
 def test_site_names_stay_unique_across_files(tmp_path: Path) -> None:
-    site_file(tmp_path, "sites.d/copy.yaml", """
+    site_file(
+        tmp_path,
+        "sites.d/copy.yaml",
+        """
         {name: main-blog, site_id: 6, api_key: copy-key-0123456789,
          wordpress: {url: https://copy.example}}
-    """)
+    """,
+    )
     problems = problems_of(tmp_path, MINIMAL + "sites_dir: sites.d\n")
     assert "'main-blog' is already used by sites[0]" in problem_at(
-        problems, "sites.d/copy.yaml: sites[0].name")
+        problems, "sites.d/copy.yaml: sites[0].name"
+    )
 
 
 def test_a_missing_sites_dir_is_a_problem(tmp_path: Path) -> None:
     assert "is not a directory" in problem_at(
-        problems_of(tmp_path, MINIMAL + "sites_dir: nowhere\n"), "sites_dir")
+        problems_of(tmp_path, MINIMAL + "sites_dir: nowhere\n"), "sites_dir"
+    )
 
 
 def test_site_files_get_env_interpolation_and_the_secret_rules(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("T_API_KEY", "from-the-environment-0123")
-    site_file(tmp_path, "sites.d/env.yaml", """
+    site_file(
+        tmp_path,
+        "sites.d/env.yaml",
+        """
         {name: env, site_id: 6, api_key: "${T_API_KEY}", wordpress: {url: https://e.example}}
-    """, mode=0o644)
-    site_file(tmp_path, "sites.d/literal.yaml", """
+    """,
+        mode=0o644,
+    )
+    site_file(
+        tmp_path,
+        "sites.d/literal.yaml",
+        """
         {name: lit, site_id: 7, api_key: literal-in-a-world-readable-file,
          wordpress: {url: https://l.example}}
-    """, mode=0o644)
+    """,
+        mode=0o644,
+    )
     config = load(tmp_path, MINIMAL + "sites_dir: sites.d\n")
     env_site = next(s for s in config.sites if s.name == "env")
     assert env_site.api_key == Secret("from-the-environment-0123")
-    assert any("literal.yaml holds a secret and is readable by other users" in w
-               for w in config.warnings)
+    assert any(
+        "literal.yaml holds a secret and is readable by other users" in w for w in config.warnings
+    )
     status_view = load(tmp_path, MINIMAL + "sites_dir: sites.d\n", read_secrets=False)
     assert len(status_view.sites) == 3

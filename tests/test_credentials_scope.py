@@ -76,9 +76,13 @@ def test_an_api_root_on_another_origin_gets_no_credentials(elsewhere, caplog):
 
 def site_at(url: str) -> SiteConfig:
     return SiteConfig(
-        key_path="sites[0]", name="blog", site_id=1, api_key=None,
-        wordpress=WordPressConfig(url=url, username="admin", app_password=Secret(PASSWORD),
-                                  xmlrpc="never"),
+        key_path="sites[0]",
+        name="blog",
+        site_id=1,
+        api_key=None,
+        wordpress=WordPressConfig(
+            url=url, username="admin", app_password=Secret(PASSWORD), xmlrpc="never"
+        ),
     )
 
 
@@ -112,8 +116,11 @@ def test_a_home_page_redirect_to_another_host_gets_no_credentials(elsewhere, cap
     threading.Thread(target=redirector.serve_forever, daemon=True).start()
     try:
         with pytest.raises(WordPressError):
-            read_structure(site_at(f"http://127.0.0.1:{redirector.server_address[1]}"),
-                           RetryPolicy(max_attempts=1), LOG)
+            read_structure(
+                site_at(f"http://127.0.0.1:{redirector.server_address[1]}"),
+                RetryPolicy(max_attempts=1),
+                LOG,
+            )
     finally:
         redirector.shutdown()
         redirector.server_close()
@@ -122,22 +129,26 @@ def test_a_home_page_redirect_to_another_host_gets_no_credentials(elsewhere, cap
     assert "another host" in caplog.text
 
 
-@pytest.mark.parametrize(("configured", "final", "same"), [
-    (("http", "blog.example.com", 80), ("https", "blog.example.com", 443), True),
-    (("https", "blog.example.com", 443), ("https", "www.blog.example.com", 443), True),
-    (("https", "www.example.com", 443), ("https", "example.com", 443), True),
-    (("http", "example.com", 80), ("https", "www.example.com", 443), True),
-    (("https", "example.com", 443), ("http", "example.com", 80), False),  # a downgrade
-    (("https", "example.com", 443), ("https", "example.com.evil.net", 443), False),
-    (("https", "example.com", 443), ("https", "shop.example.com", 443), False),
-    (("http", "example.com", 80), ("http", "example.com", 8080), False),
-    (("http", "example.com", 8080), ("https", "example.com", 8443), True),  # an upgrade
-])
+@pytest.mark.parametrize(
+    ("configured", "final", "same"),
+    [
+        (("http", "blog.example.com", 80), ("https", "blog.example.com", 443), True),
+        (("https", "blog.example.com", 443), ("https", "www.blog.example.com", 443), True),
+        (("https", "www.example.com", 443), ("https", "example.com", 443), True),
+        (("http", "example.com", 80), ("https", "www.example.com", 443), True),
+        (("https", "example.com", 443), ("http", "example.com", 80), False),  # a downgrade
+        (("https", "example.com", 443), ("https", "example.com.evil.net", 443), False),
+        (("https", "example.com", 443), ("https", "shop.example.com", 443), False),
+        (("http", "example.com", 80), ("http", "example.com", 8080), False),
+        (("http", "example.com", 8080), ("https", "example.com", 8443), True),  # an upgrade
+    ],
+)
 def test_credentials_follow_a_redirect_only_on_the_same_site(configured, final, same):
     assert same_site(configured, final) is same
 
 
 def test_a_relative_api_root_is_resolved_against_the_page():
-    page = HttpResponse(200, {"link": '</wp-json/>; rel="https://api.w.org/"'}, b"",
-                        "https://example.com/blog/")
+    page = HttpResponse(
+        200, {"link": '</wp-json/>; rel="https://api.w.org/"'}, b"", "https://example.com/blog/"
+    )
     assert api_roots_from_page(page) == ["https://example.com/wp-json/"]

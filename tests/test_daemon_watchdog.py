@@ -28,13 +28,23 @@ class RecordingNotifier(Notifier):
 
 def config(*timeouts: float, backend_timeout: float = 30.0) -> Config:
     sites = tuple(
-        SiteConfig(key_path=f"sites[{n}]", name=f"s{n}", site_id=1, api_key=None,
-                   wordpress=WordPressConfig(url="https://example.com", timeout=timeout))
-        for n, timeout in enumerate(timeouts))
-    return Config(path=Path("/dev/null"), backend=BackendConfig(url="https://b.example",
-                                                                 timeout=backend_timeout),
-                  sites=sites, schedule=ScheduleConfig(), state_dir=Path("/nonexistent"),
-                  log_level="info")
+        SiteConfig(
+            key_path=f"sites[{n}]",
+            name=f"s{n}",
+            site_id=1,
+            api_key=None,
+            wordpress=WordPressConfig(url="https://example.com", timeout=timeout),
+        )
+        for n, timeout in enumerate(timeouts)
+    )
+    return Config(
+        path=Path("/dev/null"),
+        backend=BackendConfig(url="https://b.example", timeout=backend_timeout),
+        sites=sites,
+        schedule=ScheduleConfig(),
+        state_dir=Path("/nonexistent"),
+        log_level="info",
+    )
 
 
 @pytest.fixture

@@ -71,8 +71,11 @@ class Seeded:
 
 
 def start(workdir: Path, **options: Any) -> DrfBackend:
-    missing = [name for name in ("django", "rest_framework", "gunicorn")
-               if importlib.util.find_spec(name) is None]
+    missing = [
+        name
+        for name in ("django", "rest_framework", "gunicorn")
+        if importlib.util.find_spec(name) is None
+    ]
     if missing:
         unavailable(f"{', '.join(missing)} not installed: pip install '.[test]'")
     backend = DrfBackend(workdir, **options)
@@ -118,8 +121,7 @@ def wrapped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
 
 def test_list_is_paginated_and_next_leads_to_the_last_page(plain: Seeded) -> None:
     backend = plain.backend
-    first = requests.get(backend.integrations_url(), params={"site": 5}, headers=auth(),
-                         timeout=10)
+    first = requests.get(backend.integrations_url(), params={"site": 5}, headers=auth(), timeout=10)
     assert first.status_code == 200
     assert first.headers["Content-Type"] == "application/json"
     body = first.json()
@@ -129,50 +131,64 @@ def test_list_is_paginated_and_next_leads_to_the_last_page(plain: Seeded) -> Non
     assert body["next"] == f"{backend.integrations_url()}?page=2&site=5"
     assert [item["id"] for item in body["results"]] == [plain.inactive_wordpress, plain.shopify]
     item = body["results"][0]
-    assert set(item) == {"id", "site", "platform", "is_active", "last_structure_fetch",
-                         "created_at", "updated_at"}
+    assert set(item) == {
+        "id",
+        "site",
+        "platform",
+        "is_active",
+        "last_structure_fetch",
+        "created_at",
+        "updated_at",
+    }
     assert (item["site"], item["platform"], item["is_active"]) == (5, "wordpress", False)
 
     second = requests.get(body["next"], headers=auth(), timeout=10).json()
     assert second["next"] is None
     assert second["previous"] == f"{backend.integrations_url()}?site=5"
     assert [(i["id"], i["platform"], i["is_active"]) for i in second["results"]] == [
-        (plain.wordpress, "wordpress", True)]
+        (plain.wordpress, "wordpress", True)
+    ]
 
 
 def test_list_without_filter_holds_only_the_sites_own_integrations(plain: Seeded) -> None:
     body = requests.get(plain.backend.integrations_url(), headers=auth(KEY6), timeout=10).json()
-    assert body == {"count": 1, "next": None, "previous": None, "results": [
-        body["results"][0]]}
+    assert body == {"count": 1, "next": None, "previous": None, "results": [body["results"][0]]}
     assert body["results"][0]["id"] == plain.other_site
 
 
 def test_a_page_past_the_end_is_a_404(plain: Seeded) -> None:
-    answer = requests.get(plain.backend.integrations_url(), params={"page": 9},
-                          headers=auth(), timeout=10)
+    answer = requests.get(
+        plain.backend.integrations_url(), params={"page": 9}, headers=auth(), timeout=10
+    )
     assert (answer.status_code, answer.json()) == (404, {"detail": "Invalid page."})
 
 
 @pytest.mark.parametrize("site", ["999", "abc", "5.0", "-1"])
 def test_unknown_site_filter_is_a_400_as_django_filter_gives(plain: Seeded, site: str) -> None:
-    answer = requests.get(plain.backend.integrations_url(), params={"site": site},
-                          headers=auth(), timeout=10)
+    answer = requests.get(
+        plain.backend.integrations_url(), params={"site": site}, headers=auth(), timeout=10
+    )
     assert answer.status_code == 400
     assert answer.json() == {"site": INVALID_SITE}
 
 
 def test_unknown_site_filter_wrapped(wrapped: Seeded) -> None:
-    answer = requests.get(wrapped.backend.integrations_url(), params={"site": "999"},
-                          headers=auth(), timeout=10)
+    answer = requests.get(
+        wrapped.backend.integrations_url(), params={"site": "999"}, headers=auth(), timeout=10
+    )
     assert answer.status_code == 400
-    assert answer.json() == {"success": False, "error": INVALID_SITE[0],
-                             "errors": {"site": INVALID_SITE}}
+    assert answer.json() == {
+        "success": False,
+        "error": INVALID_SITE[0],
+        "errors": {"site": INVALID_SITE},
+    }
 
 
 def test_another_existing_site_filters_to_an_empty_list(plain: Seeded) -> None:
     """django-filter's choice is any site; the queryset holds only the caller's."""
-    answer = requests.get(plain.backend.integrations_url(), params={"site": 6},
-                          headers=auth(), timeout=10)
+    answer = requests.get(
+        plain.backend.integrations_url(), params={"site": 6}, headers=auth(), timeout=10
+    )
     assert answer.status_code == 200
     assert answer.json() == {"count": 0, "next": None, "previous": None, "results": []}
 
@@ -190,7 +206,9 @@ def test_another_existing_site_filters_to_an_empty_list(plain: Seeded) -> None:
     ],
 )
 def test_no_or_unknown_key_is_a_401_with_www_authenticate(
-    plain: Seeded, headers: dict[str, str], detail: str,
+    plain: Seeded,
+    headers: dict[str, str],
+    detail: str,
 ) -> None:
     answer = requests.get(plain.backend.integrations_url(), headers=headers, timeout=10)
     assert answer.status_code == 401
@@ -199,8 +217,7 @@ def test_no_or_unknown_key_is_a_401_with_www_authenticate(
 
 
 def test_inactive_site_is_a_403(plain: Seeded) -> None:
-    answer = requests.get(plain.backend.integrations_url(), headers=auth(KEY7_INACTIVE),
-                          timeout=10)
+    answer = requests.get(plain.backend.integrations_url(), headers=auth(KEY7_INACTIVE), timeout=10)
     assert answer.status_code == 403
     assert "WWW-Authenticate" not in answer.headers
     assert answer.json() == {"detail": "This site is inactive."}
@@ -224,21 +241,32 @@ def test_auth_errors_wrapped(wrapped: Seeded) -> None:
     inactive = requests.get(url, headers=auth(KEY7_INACTIVE), timeout=10)
     assert inactive.status_code == 403
     assert inactive.json() == {"success": False, "error": "This site is inactive."}
-    other = requests.post(wrapped.backend.update_structure_url(wrapped.other_site),
-                          json=valid_payload(), headers=auth(), timeout=10)
+    other = requests.post(
+        wrapped.backend.update_structure_url(wrapped.other_site),
+        json=valid_payload(),
+        headers=auth(),
+        timeout=10,
+    )
     assert other.status_code == 404
-    assert other.json() == {"success": False,
-                            "error": "No SiteIntegration matches the given query."}
+    assert other.json() == {
+        "success": False,
+        "error": "No SiteIntegration matches the given query.",
+    }
 
 
 def test_another_sites_integration_is_a_404(plain: Seeded) -> None:
     backend = plain.backend
-    detail = requests.get(f"{backend.integrations_url()}{plain.other_site}/", headers=auth(),
-                          timeout=10)
+    detail = requests.get(
+        f"{backend.integrations_url()}{plain.other_site}/", headers=auth(), timeout=10
+    )
     assert detail.status_code == 404
     assert detail.json() == {"detail": "No SiteIntegration matches the given query."}
-    push = requests.post(backend.update_structure_url(plain.other_site), json=valid_payload(),
-                         headers=auth(), timeout=10)
+    push = requests.post(
+        backend.update_structure_url(plain.other_site),
+        json=valid_payload(),
+        headers=auth(),
+        timeout=10,
+    )
     assert push.status_code == 404
     assert push.json() == {"detail": "No SiteIntegration matches the given query."}
     assert backend.stored_structure(plain.other_site) is None
@@ -249,8 +277,9 @@ def test_a_deleted_integration_is_a_404(plain: Seeded) -> None:
     gone = backend.add_integration(5, integration_id=4321)
     assert gone == 4321
     backend.delete_integration(gone)
-    push = requests.post(backend.update_structure_url(gone), json=valid_payload(),
-                         headers=auth(), timeout=10)
+    push = requests.post(
+        backend.update_structure_url(gone), json=valid_payload(), headers=auth(), timeout=10
+    )
     assert push.status_code == 404
 
 
@@ -260,27 +289,29 @@ def test_a_deleted_integration_is_a_404(plain: Seeded) -> None:
 def test_a_valid_push_is_stored_and_answered_as_igny8_does(plain: Seeded) -> None:
     backend = plain.backend
     payload = valid_payload()
-    answer = requests.post(backend.update_structure_url(plain.wordpress), json=payload,
-                           headers=auth(), timeout=10)
+    answer = requests.post(
+        backend.update_structure_url(plain.wordpress), json=payload, headers=auth(), timeout=10
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["success"] is True
     data = body["data"]
-    assert set(data) == {"message", "post_types_count", "taxonomies_count",
-                         "last_structure_fetch"}
+    assert set(data) == {"message", "post_types_count", "taxonomies_count", "last_structure_fetch"}
     assert (data["post_types_count"], data["taxonomies_count"]) == (2, 1)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z", data["last_structure_fetch"])
     assert backend.stored_structure(plain.wordpress) == payload
 
-    listed = requests.get(f"{backend.integrations_url()}{plain.wordpress}/", headers=auth(),
-                          timeout=10).json()
+    listed = requests.get(
+        f"{backend.integrations_url()}{plain.wordpress}/", headers=auth(), timeout=10
+    ).json()
     assert listed["last_structure_fetch"] == data["last_structure_fetch"]
 
     # The push is idempotent: a second one overwrites.
     payload["post_types"].pop("product")
     payload["taxonomies"] = {}
-    again = requests.post(backend.update_structure_url(plain.wordpress), json=payload,
-                          headers=auth(), timeout=10)
+    again = requests.post(
+        backend.update_structure_url(plain.wordpress), json=payload, headers=auth(), timeout=10
+    )
     assert again.json()["data"]["post_types_count"] == 1
     assert backend.stored_structure(plain.wordpress) == payload
 
@@ -336,30 +367,45 @@ INVALID_PAYLOADS = {
     "extra top-level key": {"extra": ["Unexpected field."]},
     "no timestamp": {"timestamp": ["This field is required."]},
     "count as string": {"post_types": {"post": {"count": ["A valid integer is required."]}}},
-    "negative count": {"post_types": {"post": {
-        "count": ["Ensure this value is greater than or equal to 0."]}}},
+    "negative count": {
+        "post_types": {"post": {"count": ["Ensure this value is greater than or equal to 0."]}}
+    },
     "count as bool": {"post_types": {"post": {"count": ["A valid integer is required."]}}},
     "count as float": {"post_types": {"post": {"count": ["A valid integer is required."]}}},
     "enabled as 1": {"post_types": {"post": {"enabled": ["Must be a valid boolean."]}}},
-    "zero fetch_limit": {"post_types": {"post": {
-        "fetch_limit": ["Ensure this value is greater than or equal to 1."]}}},
+    "zero fetch_limit": {
+        "post_types": {
+            "post": {"fetch_limit": ["Ensure this value is greater than or equal to 1."]}
+        }
+    },
     "blank label": {"post_types": {"post": {"label": ["This field may not be blank."]}}},
     "label as number": {"post_types": {"post": {"label": ["Not a valid string."]}}},
     "null label": {"post_types": {"post": {"label": ["This field may not be null."]}}},
     "extra entry key": {"post_types": {"post": {"rest_base": ["Unexpected field."]}}},
-    "entry not an object": {"post_types": {"post": {"non_field_errors": [
-        "Invalid data. Expected a dictionary, but got str."]}}},
-    "post_types a list": {"post_types": [
-        'Expected a dictionary of items but got type "list".']},
-    "timestamp with offset": {"timestamp": [
-        "Must be an ISO 8601 UTC timestamp with seconds, ending in Z "
-        "(like 2025-11-22T10:00:00Z)."]},
-    "timestamp with fraction": {"timestamp": [
-        "Must be an ISO 8601 UTC timestamp with seconds, ending in Z "
-        "(like 2025-11-22T10:00:00Z)."]},
-    "impossible date": {"timestamp": [
-        "Must be an ISO 8601 UTC timestamp with seconds, ending in Z "
-        "(like 2025-11-22T10:00:00Z)."]},
+    "entry not an object": {
+        "post_types": {
+            "post": {"non_field_errors": ["Invalid data. Expected a dictionary, but got str."]}
+        }
+    },
+    "post_types a list": {"post_types": ['Expected a dictionary of items but got type "list".']},
+    "timestamp with offset": {
+        "timestamp": [
+            "Must be an ISO 8601 UTC timestamp with seconds, ending in Z "
+            "(like 2025-11-22T10:00:00Z)."
+        ]
+    },
+    "timestamp with fraction": {
+        "timestamp": [
+            "Must be an ISO 8601 UTC timestamp with seconds, ending in Z "
+            "(like 2025-11-22T10:00:00Z)."
+        ]
+    },
+    "impossible date": {
+        "timestamp": [
+            "Must be an ISO 8601 UTC timestamp with seconds, ending in Z "
+            "(like 2025-11-22T10:00:00Z)."
+        ]
+    },
     "flag as string": {"two_way_sync_enabled": ["Must be a valid boolean."]},
     "a list": {"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]},
 }
@@ -375,8 +421,9 @@ def _first_message(errors: Any) -> str:
 def test_an_invalid_payload_is_a_400_with_field_errors(plain: Seeded, change: str) -> None:
     backend = plain.backend
     integration = backend.add_integration(5)
-    answer = requests.post(backend.update_structure_url(integration), json=_mutate(change),
-                           headers=auth(), timeout=10)
+    answer = requests.post(
+        backend.update_structure_url(integration), json=_mutate(change), headers=auth(), timeout=10
+    )
     assert answer.status_code == 400
     assert answer.json() == INVALID_PAYLOADS[change]
     assert backend.stored_structure(integration) is None
@@ -385,12 +432,15 @@ def test_an_invalid_payload_is_a_400_with_field_errors(plain: Seeded, change: st
 @pytest.mark.parametrize("change", ["count as string", "extra top-level key", "a list"])
 def test_an_invalid_payload_wrapped(wrapped: Seeded, change: str) -> None:
     backend = wrapped.backend
-    answer = requests.post(backend.update_structure_url(wrapped.wordpress), json=_mutate(change),
-                           headers=auth(), timeout=10)
+    answer = requests.post(
+        backend.update_structure_url(wrapped.wordpress),
+        json=_mutate(change),
+        headers=auth(),
+        timeout=10,
+    )
     assert answer.status_code == 400
     errors = INVALID_PAYLOADS[change]
-    assert answer.json() == {"success": False, "error": _first_message(errors),
-                             "errors": errors}
+    assert answer.json() == {"success": False, "error": _first_message(errors), "errors": errors}
 
 
 def test_several_errors_at_once_all_named(plain: Seeded) -> None:
@@ -399,8 +449,12 @@ def test_several_errors_at_once_all_named(plain: Seeded) -> None:
     payload["taxonomies"]["category"]["label"] = ""
     del payload["plugin_connection_enabled"]
     payload["unknown"] = True
-    answer = requests.post(plain.backend.update_structure_url(plain.wordpress), json=payload,
-                           headers=auth(), timeout=10)
+    answer = requests.post(
+        plain.backend.update_structure_url(plain.wordpress),
+        json=payload,
+        headers=auth(),
+        timeout=10,
+    )
     assert answer.status_code == 400
     assert answer.json() == {
         "post_types": {"post": {"count": ["Ensure this value is greater than or equal to 0."]}},
@@ -412,19 +466,25 @@ def test_several_errors_at_once_all_named(plain: Seeded) -> None:
 
 def test_malformed_json_and_wrong_content_type(plain: Seeded) -> None:
     url = plain.backend.update_structure_url(plain.wordpress)
-    broken = requests.post(url, data=b'{"post_types": ', timeout=10,
-                           headers={**auth(), "Content-Type": "application/json"})
+    broken = requests.post(
+        url,
+        data=b'{"post_types": ',
+        timeout=10,
+        headers={**auth(), "Content-Type": "application/json"},
+    )
     assert broken.status_code == 400
     assert broken.json()["detail"].startswith("JSON parse error - ")
     form = requests.post(url, data={"a": "b"}, headers=auth(), timeout=10)
     assert form.status_code == 415
     assert form.json() == {
-        "detail": 'Unsupported media type "application/x-www-form-urlencoded" in request.'}
+        "detail": 'Unsupported media type "application/x-www-form-urlencoded" in request.'
+    }
 
 
 def test_get_on_update_structure_is_a_405(plain: Seeded) -> None:
-    answer = requests.get(plain.backend.update_structure_url(plain.wordpress), headers=auth(),
-                          timeout=10)
+    answer = requests.get(
+        plain.backend.update_structure_url(plain.wordpress), headers=auth(), timeout=10
+    )
     assert answer.status_code == 405
     assert answer.json() == {"detail": 'Method "GET" not allowed.'}
     assert answer.headers["Allow"] == "POST, OPTIONS"
@@ -440,20 +500,23 @@ def test_throttle_answers_429_with_retry_after(tmp_path: Path) -> None:
         backend.add_site(6, KEY6)
         integration = backend.add_integration(5)
         url = backend.update_structure_url(integration)
-        statuses = [requests.post(url, json=valid_payload(), headers=auth(), timeout=10)
-                    for _ in range(3)]
+        statuses = [
+            requests.post(url, json=valid_payload(), headers=auth(), timeout=10) for _ in range(3)
+        ]
         assert [a.status_code for a in statuses] == [200, 200, 429]
         throttled = statuses[2]
         retry_after = int(throttled.headers["Retry-After"])
         assert 1 <= retry_after <= 60
         assert throttled.json() == {
-            "detail": f"Request was throttled. Expected available in {retry_after} seconds."}
+            "detail": f"Request was throttled. Expected available in {retry_after} seconds."
+        }
         # Keyed on the site: another site still gets in.
         other = requests.get(backend.integrations_url(), headers=auth(KEY6), timeout=10)
         assert other.status_code == 200
         # The list is throttled as well, for the site over its rate.
-        assert requests.get(backend.integrations_url(), headers=auth(),
-                            timeout=10).status_code == 429
+        assert (
+            requests.get(backend.integrations_url(), headers=auth(), timeout=10).status_code == 429
+        )
     finally:
         backend.close()
 
@@ -470,7 +533,8 @@ def test_throttle_wrapped_keeps_retry_after(tmp_path: Path) -> None:
         assert 3500 <= retry_after <= 3600
         assert throttled.json() == {
             "success": False,
-            "error": f"Request was throttled. Expected available in {retry_after} seconds."}
+            "error": f"Request was throttled. Expected available in {retry_after} seconds.",
+        }
     finally:
         backend.close()
 
@@ -480,18 +544,26 @@ def test_secure_ssl_redirect_answers_301_to_https(tmp_path: Path) -> None:
     try:
         backend.add_site(5, KEY5)
         integration = backend.add_integration(5)
-        push = requests.post(backend.update_structure_url(integration), json=valid_payload(),
-                             headers=auth(), allow_redirects=False, timeout=10)
+        push = requests.post(
+            backend.update_structure_url(integration),
+            json=valid_payload(),
+            headers=auth(),
+            allow_redirects=False,
+            timeout=10,
+        )
         assert push.status_code == 301
         assert push.headers["Location"] == (
             f"https://127.0.0.1:{backend.port}/api/v1/integration/integrations/"
-            f"{integration}/update-structure/")
+            f"{integration}/update-structure/"
+        )
         assert push.content == b""
-        listing = requests.get(backend.integrations_url(), params={"site": 5},
-                               allow_redirects=False, timeout=10)  # before authentication
+        listing = requests.get(
+            backend.integrations_url(), params={"site": 5}, allow_redirects=False, timeout=10
+        )  # before authentication
         assert listing.status_code == 301
         assert listing.headers["Location"] == (
-            f"https://127.0.0.1:{backend.port}/api/v1/integration/integrations/?site=5")
+            f"https://127.0.0.1:{backend.port}/api/v1/integration/integrations/?site=5"
+        )
         assert backend.stored_structure(integration) is None
     finally:
         backend.close()
@@ -507,8 +579,9 @@ def test_unknown_url_is_djangos_production_html_404(plain: Seeded, path: str) ->
 
 def test_missing_trailing_slash_on_a_post_is_a_301_to_the_slash_url(plain: Seeded) -> None:
     url = plain.backend.update_structure_url(plain.wordpress).rstrip("/")
-    answer = requests.post(url, json=valid_payload(), headers=auth(), allow_redirects=False,
-                           timeout=10)
+    answer = requests.post(
+        url, json=valid_payload(), headers=auth(), allow_redirects=False, timeout=10
+    )
     assert answer.status_code == 301
     assert answer.headers["Location"] == url.removeprefix(plain.backend.origin) + "/"
 
@@ -522,14 +595,19 @@ def test_access_log_names_each_request(tmp_path: Path) -> None:
         backend.add_site(5, KEY5)
         integration = backend.add_integration(5)
         requests.get(backend.integrations_url(), params={"site": 5}, headers=auth(), timeout=10)
-        requests.post(backend.update_structure_url(integration), json=valid_payload(),
-                      headers=auth(), timeout=10)
+        requests.post(
+            backend.update_structure_url(integration),
+            json=valid_payload(),
+            headers=auth(),
+            timeout=10,
+        )
         requests.get(backend.origin + "/nope", timeout=10)
         log = backend.access_log(min_entries=3)
         assert log == [
             AccessLogEntry("GET", "/api/v1/integration/integrations/", "site=5", 200),
-            AccessLogEntry("POST", f"/api/v1/integration/integrations/{integration}"
-                                   "/update-structure/", "", 200),
+            AccessLogEntry(
+                "POST", f"/api/v1/integration/integrations/{integration}/update-structure/", "", 200
+            ),
             AccessLogEntry("GET", "/nope", "", 404),
         ]
         assert 0 < log[0].at < log[1].at < log[2].at <= time.time()
@@ -540,8 +618,9 @@ def test_access_log_names_each_request(tmp_path: Path) -> None:
 
 def test_requests_in_parallel(plain: Seeded) -> None:
     def get(_: int) -> int:
-        return requests.get(plain.backend.integrations_url(), headers=auth(),
-                            timeout=20).status_code
+        return requests.get(
+            plain.backend.integrations_url(), headers=auth(), timeout=20
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert list(pool.map(get, range(24))) == [200] * 24

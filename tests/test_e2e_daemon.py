@@ -74,8 +74,7 @@ def test_sighup_applies_a_changed_flag_and_keeps_a_bad_config_out(
     daemon = start_daemon()
     assert backend.wait_for_posts(1, 30)[0].json["post_types"]["book"]["enabled"] is True
 
-    agent.write_config(daemon_config(site, backend, DAILY,
-                                     post_types={"book": {"enabled": False}}))
+    agent.write_config(daemon_config(site, backend, DAILY, post_types={"book": {"enabled": False}}))
     daemon.signal(signal.SIGHUP)
 
     assert backend.wait_for_posts(2, 30)[1].json["post_types"]["book"]["enabled"] is False
@@ -153,8 +152,7 @@ def test_under_journald_no_timestamps(wordpress, backend, agent):
     run = agent.run("sync", env={"JOURNAL_STREAM": "8:1234"})
     assert run.returncode == 0
     lines = run.stderr.splitlines()
-    assert lines and all(line.split()[0] in ("DEBUG", "INFO", "WARNING", "ERROR")
-                         for line in lines)
+    assert lines and all(line.split()[0] in ("DEBUG", "INFO", "WARNING", "ERROR") for line in lines)
     plain = agent.run("sync")
     assert plain.stderr.splitlines()[0][:4].isdigit()  # a timestamp outside journald
 
@@ -166,14 +164,19 @@ def test_invalid_config_at_start_exits_2(agent):
     assert "sites[0].site_id" in run.stderr
 
 
-@pytest.mark.parametrize("environment", [
-    {"TZ": "IST-5:30"},  # a POSIX TZ string: tzlocal cannot name it
-    {"TZ": "Europe/Berlin"},
-    {"TZ": "No/Such_Zone"},
-    {"TZ": "", "HOME": "/nonexistent"},
-], ids=["posix-tz", "zone-name", "unknown-zone", "empty-tz-bare-home"])
-def test_the_daemon_runs_whatever_the_environment(wordpress, backend, agent, start_daemon,
-                                                  environment):
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"TZ": "IST-5:30"},  # a POSIX TZ string: tzlocal cannot name it
+        {"TZ": "Europe/Berlin"},
+        {"TZ": "No/Such_Zone"},
+        {"TZ": "", "HOME": "/nonexistent"},
+    ],
+    ids=["posix-tz", "zone-name", "unknown-zone", "empty-tz-bare-home"],
+)
+def test_the_daemon_runs_whatever_the_environment(
+    wordpress, backend, agent, start_daemon, environment
+):
     agent.write_config(daemon_config(wordpress("main"), backend, DAILY))
     daemon = start_daemon(**environment)
     backend.wait_for_posts(1, 30)

@@ -51,14 +51,24 @@ def fake_wordpress() -> Iterator[HostileWordPress]:
         yield site
 
 
-def sync_fake(agent: Agent, site: HostileWordPress, backend_url: str, *args: str,
-              **entry: Any) -> AgentRun:
+def sync_fake(
+    agent: Agent, site: HostileWordPress, backend_url: str, *args: str, **entry: Any
+) -> AgentRun:
     wordpress = {"url": site.url, "xmlrpc": "never"}
-    agent.write_config({
-        "backend": {"url": backend_url, "max_attempts": 2, "max_retry_seconds": 10},
-        "sites": [{"name": "blog", "site_id": SITE_ID, "api_key": API_KEY,
-                   "wordpress": wordpress, **entry}],
-    })
+    agent.write_config(
+        {
+            "backend": {"url": backend_url, "max_attempts": 2, "max_retry_seconds": 10},
+            "sites": [
+                {
+                    "name": "blog",
+                    "site_id": SITE_ID,
+                    "api_key": API_KEY,
+                    "wordpress": wordpress,
+                    **entry,
+                }
+            ],
+        }
+    )
     return agent.run("sync", "--json", *args)
 
 
@@ -91,8 +101,7 @@ def test_an_inactive_integration_alone_is_used(agent, drf, fake_wordpress):
     assert "(inactive)" in run.stderr
 
 
-def test_an_http_backend_url_redirected_to_https_fails_naming_where(agent, drf,
-                                                                    fake_wordpress):
+def test_an_http_backend_url_redirected_to_https_fails_naming_where(agent, drf, fake_wordpress):
     backend = drf(secure_ssl_redirect=True)
     integration = backend.add_integration(SITE_ID)
     run = sync_fake(agent, fake_wordpress, backend.url, integration_id=integration)
@@ -120,11 +129,19 @@ def test_an_unknown_site_id_names_the_key(agent, drf, fake_wordpress, wrapped):
     backend = drf(wrapped_errors=wrapped)
     agent_site_id = 99
     backend.add_site(agent_site_id, "key-of-99")
-    agent.write_config({
-        "backend": {"url": backend.url, "max_attempts": 1},
-        "sites": [{"name": "blog", "site_id": 123456, "api_key": "key-of-99",
-                   "wordpress": {"url": fake_wordpress.url, "xmlrpc": "never"}}],
-    })
+    agent.write_config(
+        {
+            "backend": {"url": backend.url, "max_attempts": 1},
+            "sites": [
+                {
+                    "name": "blog",
+                    "site_id": 123456,
+                    "api_key": "key-of-99",
+                    "wordpress": {"url": fake_wordpress.url, "xmlrpc": "never"},
+                }
+            ],
+        }
+    )
     run = agent.run("sync", "--json")
     error = run.json()["blog"]["error"]
     assert "IGNY8 does not know site_id 123456" in error
@@ -135,11 +152,19 @@ def test_an_unknown_site_id_names_the_key(agent, drf, fake_wordpress, wrapped):
 def test_a_revoked_api_key_says_which_key(agent, drf, fake_wordpress):
     backend = drf()
     backend.add_integration(SITE_ID)
-    agent.write_config({
-        "backend": {"url": backend.url},
-        "sites": [{"name": "blog", "site_id": SITE_ID, "api_key": "revoked-key-0123456789",
-                   "wordpress": {"url": fake_wordpress.url, "xmlrpc": "never"}}],
-    })
+    agent.write_config(
+        {
+            "backend": {"url": backend.url},
+            "sites": [
+                {
+                    "name": "blog",
+                    "site_id": SITE_ID,
+                    "api_key": "revoked-key-0123456789",
+                    "wordpress": {"url": fake_wordpress.url, "xmlrpc": "never"},
+                }
+            ],
+        }
+    )
     error = agent.run("sync", "--json").json()["blog"]["error"]
     assert "IGNY8 refused the API key (401: Invalid API key.)" in error
     assert "check sites[0].api_key for site_id 5" in error

@@ -44,23 +44,33 @@ def fleet_backend() -> Iterator[BackendStandin]:
         yield standin
 
 
-def fleet_config(fleet: Fleet, backend: BackendStandin, sites: range, **top: Any
-                 ) -> dict[str, Any]:
+def fleet_config(fleet: Fleet, backend: BackendStandin, sites: range, **top: Any) -> dict[str, Any]:
     wordpress = top.pop("wordpress", {})
     return {
         "backend": {"url": backend.url, "max_attempts": 2, "max_retry_seconds": 10},
         "log_level": "info",
         **top,
-        "sites": [{"name": f"site{n}", "site_id": n + 1, "api_key": f"{API_KEY}-{n}",
-                   "wordpress": {"url": fleet.site_url(n), **wordpress}} for n in sites],
+        "sites": [
+            {
+                "name": f"site{n}",
+                "site_id": n + 1,
+                "api_key": f"{API_KEY}-{n}",
+                "wordpress": {"url": fleet.site_url(n), **wordpress},
+            }
+            for n in sites
+        ],
     }
 
 
-def test_a_fleet_pass_pushes_every_site_side_by_side(agent: Agent, fleet: Fleet,
-                                                      fleet_backend: BackendStandin) -> None:
+def test_a_fleet_pass_pushes_every_site_side_by_side(
+    agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
+) -> None:
     names = [n for n in range(SITES) if n != 13]
-    agent.write_config(fleet_config(fleet, fleet_backend, range(SITES), parallel_sites=8,
-                                    wordpress={"deadline": 20}))
+    agent.write_config(
+        fleet_config(
+            fleet, fleet_backend, range(SITES), parallel_sites=8, wordpress={"deadline": 20}
+        )
+    )
     fleet.reset()
 
     run = agent.run("sync", "--json", timeout=180)
@@ -69,29 +79,37 @@ def test_a_fleet_pass_pushes_every_site_side_by_side(agent: Agent, fleet: Fleet,
     assert list(report) == [f"site{n}" for n in range(SITES)]  # config order
     assert [n for n in range(SITES) if report[f"site{n}"]["ok"]] == names
     for n in names:
-        assert label_and_count(fleet_backend.stored[1000 + n]) == expected_structure(
-            n, EXTRA_TYPES)
+        assert label_and_count(fleet_backend.stored[1000 + n]) == expected_structure(n, EXTRA_TYPES)
     stats = fleet.stats()
     assert stats["max_in_flight_per_site"] == 6  # the default cap, reached and never passed
     assert 1 < stats["peak_sites_in_flight"] <= 8
     assert run.returncode == 1  # the hanging site failed
     lines = [line for line in run.stderr.splitlines() if " INFO " in line or " ERROR " in line]
-    assert all(line.split("] ", 1)[0].rsplit("[", 1)[1] in
-               {f"site{n}" for n in range(SITES)} | {"agent"} for line in lines)
+    assert all(
+        line.split("] ", 1)[0].rsplit("[", 1)[1] in {f"site{n}" for n in range(SITES)} | {"agent"}
+        for line in lines
+    )
 
 
-def test_a_hanging_site_holds_up_only_itself(agent: Agent, fleet: Fleet,
-                                              fleet_backend: BackendStandin) -> None:
-    agent.write_config(fleet_config(fleet, fleet_backend, range(10, 20), parallel_sites=4,
-                                    wordpress={"deadline": 4, "timeout": 30}))
+def test_a_hanging_site_holds_up_only_itself(
+    agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
+) -> None:
+    agent.write_config(
+        fleet_config(
+            fleet,
+            fleet_backend,
+            range(10, 20),
+            parallel_sites=4,
+            wordpress={"deadline": 4, "timeout": 30},
+        )
+    )
     run = agent.run("sync", "--json", timeout=180)
     report = run.json()
     assert "wordpress.deadline (4 s)" in report["site13"]["error"]
     assert all(report[f"site{n}"]["ok"] for n in range(10, 20) if n != 13)
     # The other sites did not wait for it: each took a fraction of its deadline.
     connection = _state(agent)
-    durations = dict(connection.execute(
-        "SELECT site, duration_seconds FROM attempts WHERE ok = 1"))
+    durations = dict(connection.execute("SELECT site, duration_seconds FROM attempts WHERE ok = 1"))
     assert len(durations) == 9
     assert max(durations.values()) < 4
 
@@ -99,8 +117,9 @@ def test_a_hanging_site_holds_up_only_itself(agent: Agent, fleet: Fleet,
 def test_the_cap_on_requests_in_flight_is_the_configured_one(
     agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
 ) -> None:
-    agent.write_config(fleet_config(fleet, fleet_backend, range(3),
-                                    wordpress={"max_connections": 2}))
+    agent.write_config(
+        fleet_config(fleet, fleet_backend, range(3), wordpress={"max_connections": 2})
+    )
     fleet.reset()
     assert agent.run("sync").returncode == 0
     assert fleet.stats()["max_in_flight_per_site"] == 2
@@ -112,8 +131,14 @@ def test_status_of_a_fleet_puts_failing_sites_first_and_sums_up(
     config = fleet_config(fleet, fleet_backend, range(11, 16), wordpress={"deadline": 3})
     agent.write_config(config)
     agent.run("sync", timeout=120)
-    config["sites"].append({"name": "new-site", "site_id": 1, "api_key": f"{API_KEY}-0",
-                            "wordpress": {"url": fleet.site_url(0)}})
+    config["sites"].append(
+        {
+            "name": "new-site",
+            "site_id": 1,
+            "api_key": f"{API_KEY}-0",
+            "wordpress": {"url": fleet.site_url(0)},
+        }
+    )
     agent.write_config(config)
 
     lines = agent.run("status").stdout.splitlines()
@@ -122,7 +147,8 @@ def test_status_of_a_fleet_puts_failing_sites_first_and_sums_up(
     assert lines[-1] == "4 ok, 1 failing, 1 never synced"
     assert "new-site: never synced" in lines
     assert set(agent.run("status", "--json").json()) == {f"site{n}" for n in range(11, 16)} | {
-        "new-site"}
+        "new-site"
+    }
 
 
 def test_tens_of_sites_on_the_real_wordpress(wordpress, backend, agent: Agent) -> None:

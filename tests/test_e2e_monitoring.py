@@ -57,16 +57,27 @@ def fake_wp() -> Iterator[HostileWordPress]:
 
 
 def one_site(site_url: str, backend: BackendStandin, **top: Any) -> dict[str, Any]:
-    return {"backend": {"url": backend.url, "max_attempts": 1}, "log_level": "info", **top,
-            "sites": [{"name": "blog", "site_id": SITE_ID, "api_key": API_KEY,
-                       "wordpress": {"url": site_url, "xmlrpc": "never"}}]}
+    return {
+        "backend": {"url": backend.url, "max_attempts": 1},
+        "log_level": "info",
+        **top,
+        "sites": [
+            {
+                "name": "blog",
+                "site_id": SITE_ID,
+                "api_key": API_KEY,
+                "wordpress": {"url": site_url, "xmlrpc": "never"},
+            }
+        ],
+    }
 
 
 # --- metrics ---------------------------------------------------------------------------------
 
 
-def test_sync_writes_a_textfile_node_exporter_can_read(agent: Agent, fake_wp, backend,
-                                                       tmp_path: Path) -> None:
+def test_sync_writes_a_textfile_node_exporter_can_read(
+    agent: Agent, fake_wp, backend, tmp_path: Path
+) -> None:
     textfile = tmp_path / "collector" / "igny8_agent.prom"
     textfile.parent.mkdir()
     agent.write_config(one_site(fake_wp.url, backend, metrics={"textfile": str(textfile)}))
@@ -77,23 +88,26 @@ def test_sync_writes_a_textfile_node_exporter_can_read(agent: Agent, fake_wp, ba
     found = samples(textfile.read_text())
     site = (("site", "blog"),)
     assert found["igny8_agent_site_last_attempt_success", site] == 1.0
-    assert before - 1 <= found["igny8_agent_site_last_success_timestamp_seconds", site] <= \
-        time.time()
+    assert (
+        before - 1 <= found["igny8_agent_site_last_success_timestamp_seconds", site] <= time.time()
+    )
     assert found["igny8_agent_site_post_types", site] == 1.0
     assert found["igny8_agent_site_taxonomies", site] == 1.0
     assert found["igny8_agent_last_pass_sites", (("result", "ok"),)] == 1.0
     assert found["igny8_agent_last_pass_sites", (("result", "failed"),)] == 0.0
     assert found["igny8_agent_last_pass_duration_seconds", ()] > 0
-    wordpress_200 = found["igny8_agent_requests_total",
-                          (("outcome", "200"), ("target", "wordpress"))]
+    wordpress_200 = found[
+        "igny8_agent_requests_total", (("outcome", "200"), ("target", "wordpress"))
+    ]
     assert wordpress_200 == len(fake_wp.requests)
     assert found["igny8_agent_requests_total", (("outcome", "200"), ("target", "backend"))] == 2
     assert found["igny8_agent_pushes_total", (("result", "ok"),)] == 1.0
     assert list(textfile.parent.iterdir()) == [textfile]  # written atomically, nothing left
 
 
-def test_a_failed_push_shows_in_the_textfile(agent: Agent, fake_wp, backend,
-                                             tmp_path: Path) -> None:
+def test_a_failed_push_shows_in_the_textfile(
+    agent: Agent, fake_wp, backend, tmp_path: Path
+) -> None:
     textfile = tmp_path / "igny8_agent.prom"
     backend.script("POST", "/update-structure/", [Fault(status=503)] * 3)
     config = one_site(fake_wp.url, backend, metrics={"textfile": str(textfile)})
@@ -108,11 +122,11 @@ def test_a_failed_push_shows_in_the_textfile(agent: Agent, fake_wp, backend,
     assert found["igny8_agent_requests_total", (("outcome", "503"), ("target", "backend"))] == 2
 
 
-def test_a_textfile_that_cannot_be_written_costs_a_warning(agent: Agent, fake_wp,
-                                                           backend) -> None:
+def test_a_textfile_that_cannot_be_written_costs_a_warning(agent: Agent, fake_wp, backend) -> None:
     # /proc takes no new files, not even from root.
-    agent.write_config(one_site(fake_wp.url, backend,
-                                metrics={"textfile": "/proc/igny8_agent.prom"}))
+    agent.write_config(
+        one_site(fake_wp.url, backend, metrics={"textfile": "/proc/igny8_agent.prom"})
+    )
     run = agent.run("sync")
     assert run.returncode == 0, run.stderr
     assert "could not write the metrics to /proc/igny8_agent.prom" in run.stderr
@@ -125,8 +139,14 @@ def scrape(port: int) -> str:
 
 def test_the_daemon_serves_metrics(agent: Agent, fake_wp, backend, start_daemon) -> None:
     port = free_port()
-    agent.write_config(one_site(fake_wp.url, backend, metrics={"listen": f"127.0.0.1:{port}"},
-                                schedule={"cron": "0 3 * * *", "jitter_seconds": 0}))
+    agent.write_config(
+        one_site(
+            fake_wp.url,
+            backend,
+            metrics={"listen": f"127.0.0.1:{port}"},
+            schedule={"cron": "0 3 * * *", "jitter_seconds": 0},
+        )
+    )
     daemon = start_daemon()
     backend.wait_for_posts(1, 30)
     deadline = time.monotonic() + 10
@@ -135,8 +155,10 @@ def test_the_daemon_serves_metrics(agent: Agent, fake_wp, backend, start_daemon)
         if found.get(("igny8_agent_last_pass_sites", (("result", "ok"),))) == 1.0:
             break
         time.sleep(0.2)
-    assert found.get(("igny8_agent_site_last_attempt_success", (("site", "blog"),))) == 1.0, \
-        (found, daemon.stderr())
+    assert found.get(("igny8_agent_site_last_attempt_success", (("site", "blog"),))) == 1.0, (
+        found,
+        daemon.stderr(),
+    )
     assert found["igny8_agent_build_info", (("version", _version()),)] == 1.0
     assert found["process_resident_memory_bytes", ()] > 0
     assert daemon.stop() == 0
@@ -193,8 +215,9 @@ def assert_ping_url_hidden(agent: Agent, *texts: str) -> None:
         assert PING_TOKEN not in text
 
 
-def test_a_pass_checks_in_at_start_and_on_success(agent: Agent, fake_wp, backend,
-                                                  monitor: Monitor) -> None:
+def test_a_pass_checks_in_at_start_and_on_success(
+    agent: Agent, fake_wp, backend, monitor: Monitor
+) -> None:
     agent.write_config(one_site(fake_wp.url, backend, monitoring={"ping_url": monitor.url}))
     run = agent.run("sync")
     assert run.returncode == 0, run.stderr
@@ -215,8 +238,10 @@ def test_a_failed_site_checks_in_as_a_failure_with_the_log_tail(
     agent.write_config(config)
     run = agent.run("--log-level", "debug", "sync")
     assert run.returncode == 1
-    assert [p for p, _ in monitor.pings] == [f"/ping/{PING_TOKEN}/start",
-                                             f"/ping/{PING_TOKEN}/fail"]
+    assert [p for p, _ in monitor.pings] == [
+        f"/ping/{PING_TOKEN}/start",
+        f"/ping/{PING_TOKEN}/fail",
+    ]
     body = monitor.pings[1][1]
     assert "IGNY8 refused the API key" in body
     assert len(body.encode()) <= 10 * 1024
@@ -257,8 +282,10 @@ def test_status_check_for_nagios(agent: Agent, fake_wp, backend) -> None:
 
     connection = sqlite3.connect(agent.state_dir / "state.db")
     with connection:
-        connection.execute("UPDATE sites SET last_success = '2026-01-01T00:00:00Z', "
-                           "last_attempt = '2026-01-01T00:00:00Z'")
+        connection.execute(
+            "UPDATE sites SET last_success = '2026-01-01T00:00:00Z', "
+            "last_attempt = '2026-01-01T00:00:00Z'"
+        )
     connection.close()
     stale = agent.run("status", "--check", "--max-age", "48")
     assert stale.returncode == 1
@@ -291,8 +318,11 @@ def test_a_post_type_registered_while_the_daemon_runs_arrives_within_check_every
     site = wordpress("fresh")
     port = free_port()
     config = site_config(site, backend.url)
-    config.update(schedule={"cron": "0 3 1 1 *", "jitter_seconds": 0, "check_every": 2},
-                  metrics={"listen": f"127.0.0.1:{port}"}, log_level="info")
+    config.update(
+        schedule={"cron": "0 3 1 1 *", "jitter_seconds": 0, "check_every": 2},
+        metrics={"listen": f"127.0.0.1:{port}"},
+        log_level="info",
+    )
     agent.write_config(config)
     plugin = site.root_dir / "wp-content" / "mu-plugins" / "podcast.php"
     daemon = start_daemon()
@@ -305,8 +335,12 @@ def test_a_post_type_registered_while_the_daemon_runs_arrives_within_check_every
         plugin.write_text(NEW_TYPE_PLUGIN)
         second = backend.wait_for_posts(2, 30)[1].json
         assert label_and_count(second) == expected_payload_part(site)
-        assert second["post_types"]["podcast"] == {"label": "Podcasts", "count": 0,
-                                                   "enabled": True, "fetch_limit": 100}
+        assert second["post_types"]["podcast"] == {
+            "label": "Podcasts",
+            "count": 0,
+            "enabled": True,
+            "fetch_limit": 100,
+        }
         assert "its post types or taxonomies changed since the last push" in daemon.stderr()
     finally:
         plugin.unlink(missing_ok=True)

@@ -43,8 +43,15 @@ def fleet_config(fleet: Fleet, backend: BackendStandin, **top: Any) -> dict[str,
         "backend": {"url": backend.url, "max_attempts": 2, "max_retry_seconds": 10},
         "parallel_sites": 4,
         **top,
-        "sites": [{"name": f"site{n}", "site_id": n + 1, "api_key": f"{API_KEY}-{n}",
-                   "wordpress": {"url": fleet.site_url(n)}} for n in range(SITES)],
+        "sites": [
+            {
+                "name": f"site{n}",
+                "site_id": n + 1,
+                "api_key": f"{API_KEY}-{n}",
+                "wordpress": {"url": fleet.site_url(n)},
+            }
+            for n in range(SITES)
+        ],
     }
 
 
@@ -56,21 +63,32 @@ def integrity(agent: Agent) -> str:
         connection.close()
 
 
-def test_an_older_state_json_is_imported_once_and_kept(agent: Agent, fleet: Fleet,
-                                                      fleet_backend: BackendStandin) -> None:
+def test_an_older_state_json_is_imported_once_and_kept(
+    agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
+) -> None:
     agent.write_config(fleet_config(fleet, fleet_backend))
     agent.state_dir.mkdir()
-    old = {"version": 1, "sites": {
-        "site0": {"last_success": "2026-11-20T03:00:00Z", "last_attempt": "2026-11-21T03:00:00Z",
-                  "last_error": "IGNY8 is unavailable (503)", "integration_id": 1000,
-                  "integration_id_replaces": None, "post_types_count": 3,
-                  "taxonomies_count": 2}}}
+    old = {
+        "version": 1,
+        "sites": {
+            "site0": {
+                "last_success": "2026-11-20T03:00:00Z",
+                "last_attempt": "2026-11-21T03:00:00Z",
+                "last_error": "IGNY8 is unavailable (503)",
+                "integration_id": 1000,
+                "integration_id_replaces": None,
+                "post_types_count": 3,
+                "taxonomies_count": 2,
+            }
+        },
+    }
     (agent.state_dir / "state.json").write_text(json.dumps(old))
 
     status = agent.run("status", "--json")  # reads it, changes nothing
     assert status.returncode == 0, status.stderr
-    assert status.json()["site0"] == {k: v for k, v in old["sites"]["site0"].items()
-                                      if k != "integration_id_replaces"}
+    assert status.json()["site0"] == {
+        k: v for k, v in old["sites"]["site0"].items() if k != "integration_id_replaces"
+    }
     assert not (agent.state_dir / "state.db").exists()
 
     run = agent.run("sync", "--site", "site1")
@@ -103,14 +121,18 @@ def test_an_unusable_database_is_said_by_status_and_moved_aside_by_the_next_pass
     assert agent.run("status").stdout.splitlines()[-1] == f"{SITES} ok, 0 failing, 0 never synced"
 
 
-def test_kill_9_at_any_moment_leaves_a_usable_state(agent: Agent, fleet: Fleet,
-                                                    fleet_backend: BackendStandin) -> None:
+def test_kill_9_at_any_moment_leaves_a_usable_state(
+    agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
+) -> None:
     agent.write_config(fleet_config(fleet, fleet_backend))
     chance = random.Random(9)
     killed_mid_pass = 0
     for _ in range(KILLS):
-        process = subprocess.Popen([agent.command, "--config", str(agent.config_path), "sync"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [agent.command, "--config", str(agent.config_path), "sync"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(chance.uniform(0.05, 1.5))
         if process.poll() is None:
             killed_mid_pass += 1

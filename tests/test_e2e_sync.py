@@ -30,8 +30,10 @@ pytestmark = pytest.mark.e2e
 def wordpress_internal(site, kind: str) -> set[str]:
     """WordPress's own non-public types (or taxonomies) that REST lists, from PHP."""
     function = "get_post_types" if kind == "post_types" else "get_taxonomies"
-    names = site.php(f"echo json_encode(array_values({function}(['_builtin' => true, "
-                     "'public' => false, 'show_in_rest' => true])));")
+    names = site.php(
+        f"echo json_encode(array_values({function}(['_builtin' => true, "
+        "'public' => false, 'show_in_rest' => true])));"
+    )
     return set(json.loads(names))
 
 
@@ -54,8 +56,13 @@ def test_connect_pushes_what_wordpress_has(wordpress, backend, agent, variant):
     assert label_and_count(payload) == expected_payload_part(site)
     assert "internal_log" not in payload["post_types"]  # public: false, yet in REST
     assert "internal_flag" not in payload["taxonomies"]
-    assert set(payload) == {"post_types", "taxonomies", "plugin_connection_enabled",
-                            "two_way_sync_enabled", "timestamp"}
+    assert set(payload) == {
+        "post_types",
+        "taxonomies",
+        "plugin_connection_enabled",
+        "two_way_sync_enabled",
+        "timestamp",
+    }
     assert payload["plugin_connection_enabled"] is True
     assert payload["two_way_sync_enabled"] is True
     stamp = datetime.strptime(payload["timestamp"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -80,12 +87,16 @@ def test_unicode_labels_and_own_namespace_arrive(wordpress, backend, agent):
 
 def test_drafts_private_and_trash_are_not_counted(wordpress, backend, agent):
     site = wordpress("main")
-    site.php("wp_insert_post(['post_type' => 'book', 'post_title' => 'Draft', "
-             "'post_status' => 'draft']);"
-             "wp_insert_post(['post_type' => 'book', 'post_title' => 'Private', "
-             "'post_status' => 'private']);")
-    site.php("wp_insert_post(['post_type' => 'book', 'post_title' => 'Published', "
-             "'post_status' => 'publish']);")
+    site.php(
+        "wp_insert_post(['post_type' => 'book', 'post_title' => 'Draft', "
+        "'post_status' => 'draft']);"
+        "wp_insert_post(['post_type' => 'book', 'post_title' => 'Private', "
+        "'post_status' => 'private']);"
+    )
+    site.php(
+        "wp_insert_post(['post_type' => 'book', 'post_title' => 'Published', "
+        "'post_status' => 'publish']);"
+    )
     published = int(site.php("echo wp_count_posts('book')->publish;"))
     agent.write_config(site_config(site, backend.url))
 
@@ -116,23 +127,30 @@ def test_anonymous_read_drops_internal_types(wordpress, backend, agent):
 
 def test_overrides_defaults_and_exclusions(wordpress, backend, agent):
     site = wordpress("main")
-    agent.write_config(site_config(
-        site, backend.url,
-        defaults={"fetch_limit": 20},
-        post_types={"book": {"enabled": False}, "event": {"fetch_limit": 7},
-                    "product": {"enabled": False}},
-        taxonomies={"genre": {"enabled": False, "fetch_limit": 3}},
-        exclude_post_types=["page"],
-        exclude_taxonomies=[],
-        two_way_sync_enabled=False,
-    ))
+    agent.write_config(
+        site_config(
+            site,
+            backend.url,
+            defaults={"fetch_limit": 20},
+            post_types={
+                "book": {"enabled": False},
+                "event": {"fetch_limit": 7},
+                "product": {"enabled": False},
+            },
+            taxonomies={"genre": {"enabled": False, "fetch_limit": 3}},
+            exclude_post_types=["page"],
+            exclude_taxonomies=[],
+            two_way_sync_enabled=False,
+        )
+    )
 
     run = agent.run("sync")
 
     assert run.returncode == 0, run.stderr
     payload = only_post(backend)
     assert label_and_count(payload) == expected_payload_part(
-        site, exclude_post_types=("page",), exclude_taxonomies=())
+        site, exclude_post_types=("page",), exclude_taxonomies=()
+    )
     assert payload["post_types"]["book"]["enabled"] is False
     assert payload["post_types"]["book"]["fetch_limit"] == 20
     assert payload["post_types"]["event"]["fetch_limit"] == 7
@@ -169,8 +187,14 @@ def test_status_reports_last_result(wordpress, backend, agent):
 
     assert status.returncode == 0
     entry = status.json()["blog"]
-    assert set(entry) == {"last_success", "last_attempt", "last_error", "integration_id",
-                          "post_types_count", "taxonomies_count"}
+    assert set(entry) == {
+        "last_success",
+        "last_attempt",
+        "last_error",
+        "integration_id",
+        "post_types_count",
+        "taxonomies_count",
+    }
     assert entry["last_error"] is None
     assert entry["last_success"] == entry["last_attempt"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", entry["last_success"])
@@ -244,10 +268,14 @@ def test_unreachable_wordpress_fails_only_that_site(wordpress, backend, agent):
 
 def test_503_with_retry_after_is_retried_then_stored(wordpress, backend, agent):
     site = wordpress("main")
-    backend.script("POST", "/update-structure/", [
-        Fault(status=503, headers={"Retry-After": "1"}),
-        Fault(status=503, headers={"Retry-After": "1"}),
-    ])
+    backend.script(
+        "POST",
+        "/update-structure/",
+        [
+            Fault(status=503, headers={"Retry-After": "1"}),
+            Fault(status=503, headers={"Retry-After": "1"}),
+        ],
+    )
     agent.write_config(site_config(site, backend.url))
 
     run = agent.run("sync")
@@ -263,8 +291,9 @@ def test_503_with_retry_after_is_retried_then_stored(wordpress, backend, agent):
 
 def test_retry_after_beyond_the_budget_gives_up_at_once(wordpress, backend, agent):
     site = wordpress("main")
-    backend.script("POST", "/update-structure/", [Fault(status=503,
-                                                        headers={"Retry-After": "3600"})])
+    backend.script(
+        "POST", "/update-structure/", [Fault(status=503, headers={"Retry-After": "3600"})]
+    )
     agent.write_config(site_config(site, backend.url))
 
     run = agent.run("sync")
@@ -290,8 +319,7 @@ def test_transient_failures_exhaust_max_attempts(wordpress, backend, agent):
     assert "gave up after 3 tries" in agent.run("status", "--json").json()["blog"]["last_error"]
 
 
-@pytest.mark.parametrize("fault", [Fault(drop=True), Fault(reset=True)],
-                         ids=["dropped", "reset"])
+@pytest.mark.parametrize("fault", [Fault(drop=True), Fault(reset=True)], ids=["dropped", "reset"])
 def test_dropped_connection_is_retried(wordpress, backend, agent, fault):
     site = wordpress("main")
     backend.script("POST", "/update-structure/", [fault])
@@ -307,8 +335,9 @@ def test_dropped_connection_is_retried(wordpress, backend, agent, fault):
 def test_rejected_payload_is_not_retried_and_quoted(wordpress, backend, agent):
     site = wordpress("main")
     message = "post_types.post.count: too many " + "x" * 600
-    backend.script("POST", "/update-structure/", [
-        Fault(status=400, body={"success": False, "error": message})])
+    backend.script(
+        "POST", "/update-structure/", [Fault(status=400, body={"success": False, "error": message})]
+    )
     agent.write_config(site_config(site, backend.url))
 
     run = agent.run("sync")
@@ -392,10 +421,13 @@ def test_every_integration_list_shape(wordpress, agent, shape):
     from tests.support.backend_standin import BackendStandin
 
     site = wordpress("main")
-    integrations = [Integration(id=40, site_id=SITE_ID, platform="wordpress", is_active=False),
-                    Integration(id=41, site_id=SITE_ID, platform="wordpress")]
-    with BackendStandin(api_keys={SITE_ID: API_KEY}, integrations=integrations,
-                        list_shape=shape) as backend:
+    integrations = [
+        Integration(id=40, site_id=SITE_ID, platform="wordpress", is_active=False),
+        Integration(id=41, site_id=SITE_ID, platform="wordpress"),
+    ]
+    with BackendStandin(
+        api_keys={SITE_ID: API_KEY}, integrations=integrations, list_shape=shape
+    ) as backend:
         agent.write_config(site_config(site, backend.url.rstrip("/") + "/"))
         run = agent.run("sync")
         assert run.returncode == 0, run.stderr
@@ -461,11 +493,14 @@ def test_secrets_never_leave_the_agent(wordpress, backend, agent):
     backend.script("POST", "/update-structure/", [Fault(status=503), Fault(status=400)])
     agent.write_config(site_config(site, backend.url))
 
-    runs = [agent.run("--log-level", "debug", "sync"),
-            agent.run("--log-level", "debug", "sync", "--json"),
-            agent.run("--log-level", "debug", "sync", "--dry-run", "--json"),
-            agent.run("--log-level", "debug", "connect"),
-            agent.run("status", "--json"), agent.run("status")]
+    runs = [
+        agent.run("--log-level", "debug", "sync"),
+        agent.run("--log-level", "debug", "sync", "--json"),
+        agent.run("--log-level", "debug", "sync", "--dry-run", "--json"),
+        agent.run("--log-level", "debug", "connect"),
+        agent.run("status", "--json"),
+        agent.run("status"),
+    ]
 
     everything = "".join(r.stdout + r.stderr for r in runs) + agent.state_files_text()
     assert API_KEY not in everything

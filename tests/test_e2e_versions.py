@@ -39,19 +39,20 @@ def synced(site, backend, agent, **site_extra):
 
 
 @pytest.mark.parametrize("variant", list(VERSIONS))
-def test_with_credentials_the_payload_is_what_wordpress_says(wordpress, backend, agent,
-                                                             variant):
+def test_with_credentials_the_payload_is_what_wordpress_says(wordpress, backend, agent, variant):
     site = wordpress(variant)
     assert site.wp_version.startswith(VERSIONS[variant])
     truth = site.php_expected()
-    assert truth["post_types"]["lead"] == {**truth["post_types"]["lead"], "public": False,
-                                           "viewable": True}  # the fixture's point
+    assert truth["post_types"]["lead"] == {
+        **truth["post_types"]["lead"],
+        "public": False,
+        "viewable": True,
+    }  # the fixture's point
     assert truth["post_types"]["faq"]["viewable"] is False
     run, payload, paths = synced(site, backend, agent)
 
     assert label_and_count(payload) == expected_payload_part(site)
-    assert payload["post_types"]["post"]["label"] == truth["post_types"]["post"]["label"] \
-        == "News"
+    assert payload["post_types"]["post"]["label"] == truth["post_types"]["post"]["label"] == "News"
     assert "lead" not in payload["post_types"] and "lead_source" not in payload["taxonomies"]
     assert "faq" in payload["post_types"] and "portfolio" in payload["post_types"]
     assert "overrules REST's `viewable`" in run.stderr
@@ -71,8 +72,7 @@ def test_without_xmlrpc_rest_viewable_decides_and_the_log_says_so(wordpress, bac
 
 
 @pytest.mark.parametrize("variant", ["plugins61", "wp67"])
-def test_without_credentials_every_public_rest_type_arrives(wordpress, backend, agent,
-                                                            variant):
+def test_without_credentials_every_public_rest_type_arrives(wordpress, backend, agent, variant):
     site = wordpress(variant)
     run, payload, paths = synced(site, backend, agent, credentials=False)
     got = label_and_count(payload)

@@ -67,9 +67,7 @@ def test_site_with_rest_blocked_is_read_over_xmlrpc(wordpress, backend, agent):
     assert "403" in run.stderr
 
 
-def test_xmlrpc_disabled_still_syncs_over_rest_and_says_what_it_misses(
-    wordpress, backend, agent
-):
+def test_xmlrpc_disabled_still_syncs_over_rest_and_says_what_it_misses(wordpress, backend, agent):
     site = wordpress("xmlrpc-disabled")
     agent.write_config(site_config(site, backend.url))
 
@@ -122,8 +120,7 @@ def test_without_credentials_auto_stays_on_rest_and_says_so(wordpress, backend, 
 
 
 def test_always_without_credentials_is_a_config_error(wordpress, agent):
-    config = site_config(wordpress("main"), None, credentials=False,
-                         wordpress={"xmlrpc": "always"})
+    config = site_config(wordpress("main"), None, credentials=False, wordpress={"xmlrpc": "always"})
     agent.write_config(config)
     run = agent.run("check-config")
     assert run.returncode == 2

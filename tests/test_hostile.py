@@ -54,16 +54,18 @@ def wp() -> Iterator[HostileWordPress]:
         yield site
 
 
-def config_for(backend: BackendStandin | None, *sites: dict[str, Any],
-               **top: Any) -> dict[str, Any]:
+def config_for(
+    backend: BackendStandin | None, *sites: dict[str, Any], **top: Any
+) -> dict[str, Any]:
     config: dict[str, Any] = {"sites": list(sites), "log_level": "debug", **top}
     if backend is not None:
         config["backend"] = {"url": backend.url, "max_attempts": 2, "max_retry_seconds": 10}
     return config
 
 
-def site_entry(url: str, *, name: str = "blog", credentials: bool = False,
-               **wordpress: Any) -> dict[str, Any]:
+def site_entry(
+    url: str, *, name: str = "blog", credentials: bool = False, **wordpress: Any
+) -> dict[str, Any]:
     entry: dict[str, Any] = {"url": url, "timeout": 5, **wordpress}
     if credentials:
         entry.update(username=USERNAME, app_password=PASSWORD)
@@ -136,8 +138,9 @@ def test_a_json_nesting_bomb_is_not_the_api(
     agent: Agent, wp: HostileWordPress, backend: BackendStandin
 ) -> None:
     bomb = b"[" * 200_000 + b"]" * 200_000
-    wp.routes["/wp-json/wp/v2/types"] = Plain(Answer(200, {"Content-Type": "application/json"},
-                                                     bomb))
+    wp.routes["/wp-json/wp/v2/types"] = Plain(
+        Answer(200, {"Content-Type": "application/json"}, bomb)
+    )
     agent.write_config(config_for(backend, site_entry(wp.url, xmlrpc="never")))
     result = agent.run("sync")
     assert result.returncode == 1
@@ -163,8 +166,12 @@ def test_a_slug_with_terminal_escapes_reaches_no_terminal_raw(
     agent: Agent, wp: HostileWordPress, backend: BackendStandin
 ) -> None:
     evil = "news\x1b]0;pwned\x07\x1b[2J"
-    wp.types[evil] = {"slug": evil, "name": "Evil\x1b[31m", "rest_base": "evil",
-                      "rest_namespace": "wp/v2"}
+    wp.types[evil] = {
+        "slug": evil,
+        "name": "Evil\x1b[31m",
+        "rest_base": "evil",
+        "rest_namespace": "wp/v2",
+    }
     wp.totals["/wp-json/wp/v2/evil"] = "4"
     agent.write_config(config_for(backend, site_entry(wp.url, xmlrpc="never")))
     result = agent.run("connect")
@@ -188,8 +195,7 @@ def test_a_home_page_that_redirects_to_another_host_does_not_get_the_password(
         arrived = list(elsewhere.requests)
     assert arrived, "the redirect was followed (anonymously)"
     assert all("authorization" not in r.headers for r in arrived)
-    assert all(PASSWORD.replace(" ", "") not in r.body.decode(errors="replace")
-               for r in arrived)
+    assert all(PASSWORD.replace(" ", "") not in r.body.decode(errors="replace") for r in arrived)
     assert "redirects to" in result.stderr and "another host" in result.stderr
     assert_no_secret(result, agent)
 
@@ -206,14 +212,31 @@ def xmlrpc_site(wp: HostileWordPress, methods: dict[str, Callable[..., Answer]])
         if method in methods:
             return methods[method](*params)
         if method == "mt.supportedMethods":
-            return xmlrpc_answer(["wp.getPostTypes", "wp.getTaxonomies", "wp.getPosts",
-                                  "wp.getTerms"])
+            return xmlrpc_answer(
+                ["wp.getPostTypes", "wp.getTaxonomies", "wp.getPosts", "wp.getTerms"]
+            )
         if method == "wp.getPostTypes":
-            return xmlrpc_answer({"post": {"name": "post", "label": "Posts", "public": True,
-                                           "labels": {"name": "Posts"}}})
+            return xmlrpc_answer(
+                {
+                    "post": {
+                        "name": "post",
+                        "label": "Posts",
+                        "public": True,
+                        "labels": {"name": "Posts"},
+                    }
+                }
+            )
         if method == "wp.getTaxonomies":
-            return xmlrpc_answer([{"name": "category", "label": "Categories", "public": True,
-                                   "labels": {"name": "Categories"}}])
+            return xmlrpc_answer(
+                [
+                    {
+                        "name": "category",
+                        "label": "Categories",
+                        "public": True,
+                        "labels": {"name": "Categories"},
+                    }
+                ]
+            )
         if method == "wp.getTerms":
             return xmlrpc_answer([{"term_id": "1"}, {"term_id": "2"}])
         return xmlrpc_answer([{"post_id": "1"}])
@@ -226,8 +249,7 @@ def test_xmlrpc_paging_that_ignores_the_offset_ends(
 ) -> None:
     page = [{"post_id": str(n)} for n in range(1, 501)]
     xmlrpc_site(wp, {"wp.getPosts": lambda *params: xmlrpc_answer(page)})
-    agent.write_config(config_for(backend, site_entry(wp.url, credentials=True,
-                                                      xmlrpc="always")))
+    agent.write_config(config_for(backend, site_entry(wp.url, credentials=True, xmlrpc="always")))
     result, seconds = timed(agent, "sync")
     assert result.returncode == 1
     assert "a page brought no new ids (the server ignores the paging offset)" in result.stderr
@@ -239,13 +261,15 @@ def test_xmlrpc_paging_that_ignores_the_offset_ends(
 def test_a_fault_without_fault_string_is_a_clear_error(
     agent: Agent, wp: HostileWordPress, backend: BackendStandin
 ) -> None:
-    fault = (b"<?xml version='1.0'?><methodResponse><fault><value><struct><member>"
-             b"<name>faultCode</name><value><int>3</int></value></member></struct></value>"
-             b"</fault></methodResponse>")
-    xmlrpc_site(wp, {"wp.getPostTypes": lambda *params: Answer(
-        200, {"Content-Type": "text/xml"}, fault)})
-    agent.write_config(config_for(backend, site_entry(wp.url, credentials=True,
-                                                      xmlrpc="always")))
+    fault = (
+        b"<?xml version='1.0'?><methodResponse><fault><value><struct><member>"
+        b"<name>faultCode</name><value><int>3</int></value></member></struct></value>"
+        b"</fault></methodResponse>"
+    )
+    xmlrpc_site(
+        wp, {"wp.getPostTypes": lambda *params: Answer(200, {"Content-Type": "text/xml"}, fault)}
+    )
+    agent.write_config(config_for(backend, site_entry(wp.url, credentials=True, xmlrpc="always")))
     result = agent.run("sync")
     assert result.returncode == 1
     assert_no_crash(result)
@@ -257,13 +281,16 @@ def test_an_xml_nesting_bomb_is_a_clear_error(
     agent: Agent, wp: HostileWordPress, backend: BackendStandin
 ) -> None:
     depth = 100_000
-    bomb = (b"<?xml version='1.0'?><methodResponse><params><param>"
-            + b"<value><array><data>" * depth + b"</data></array></value>" * depth
-            + b"</param></params></methodResponse>")
-    xmlrpc_site(wp, {"wp.getPostTypes": lambda *params: Answer(
-        200, {"Content-Type": "text/xml"}, bomb)})
-    agent.write_config(config_for(backend, site_entry(wp.url, credentials=True,
-                                                      xmlrpc="always")))
+    bomb = (
+        b"<?xml version='1.0'?><methodResponse><params><param>"
+        + b"<value><array><data>" * depth
+        + b"</data></array></value>" * depth
+        + b"</param></params></methodResponse>"
+    )
+    xmlrpc_site(
+        wp, {"wp.getPostTypes": lambda *params: Answer(200, {"Content-Type": "text/xml"}, bomb)}
+    )
+    agent.write_config(config_for(backend, site_entry(wp.url, credentials=True, xmlrpc="always")))
     result = agent.run("sync")
     assert result.returncode == 1
     assert_no_crash(result)
@@ -280,8 +307,7 @@ def test_a_long_fault_string_is_cut_and_on_one_line(
         return Answer(200, {"Content-Type": "text/xml"}, body.encode())
 
     xmlrpc_site(wp, {"wp.getPostTypes": fault})
-    agent.write_config(config_for(backend, site_entry(wp.url, credentials=True,
-                                                      xmlrpc="always")))
+    agent.write_config(config_for(backend, site_entry(wp.url, credentials=True, xmlrpc="always")))
     result = agent.run("sync")
     assert result.returncode == 1
     [line] = [x for x in error_lines(result) if "fault 500" in x]
@@ -299,23 +325,76 @@ def make_certificate(directory: Path, *, expired: bool = False) -> tuple[Path, P
     key, cert = directory / "key.pem", directory / "cert.pem"
     subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
     if not expired:
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days",
-                        "2", *subject, "-keyout", str(key), "-out", str(cert)],
-                       check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                *subject,
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         return cert, key
     (directory / "index.txt").write_text("")
     (directory / "serial").write_text("01\n")
     (directory / "ca.cnf").write_text(
         "[ca]\ndefault_ca = my\n[my]\ndatabase = index.txt\nserial = serial\n"
         "new_certs_dir = .\ndefault_md = sha256\npolicy = any\ncopy_extensions = copy\n"
-        "[any]\ncommonName = supplied\n")
-    subprocess.run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", *subject,
-                    "-keyout", str(key), "-out", str(directory / "req.pem")],
-                   check=True, capture_output=True, timeout=60)
-    subprocess.run(["openssl", "ca", "-batch", "-config", "ca.cnf", "-selfsign", "-keyfile",
-                    "key.pem", "-in", "req.pem", "-out", "cert.pem", "-startdate",
-                    "20200101000000Z", "-enddate", "20200102000000Z"],
-                   check=True, capture_output=True, timeout=60, cwd=directory)
+        "[any]\ncommonName = supplied\n"
+    )
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            *subject,
+            "-keyout",
+            str(key),
+            "-out",
+            str(directory / "req.pem"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    subprocess.run(
+        [
+            "openssl",
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-selfsign",
+            "-keyfile",
+            "key.pem",
+            "-in",
+            "req.pem",
+            "-out",
+            "cert.pem",
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20200102000000Z",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+        cwd=directory,
+    )
     return cert, key
 
 
@@ -333,23 +412,48 @@ def tls_wordpress(cert: Path, key: Path) -> Iterator[int]:
         server.server_close()
 
 
-@pytest.mark.parametrize(("case", "host", "verify", "cause", "advice"), [
-    ("self-signed", "127.0.0.1", None, "the certificate is self-signed",
-     "set sites[0].wordpress.verify to the path of that certificate"),
-    ("hostname", "localhost", "cert", "the certificate is not valid for this host name",
-     "use the host name the certificate names in sites[0].wordpress.url"),
-    ("expired", "127.0.0.1", "cert", "the certificate has expired",
-     "renew the certificate on the server"),
-])
+@pytest.mark.parametrize(
+    ("case", "host", "verify", "cause", "advice"),
+    [
+        (
+            "self-signed",
+            "127.0.0.1",
+            None,
+            "the certificate is self-signed",
+            "set sites[0].wordpress.verify to the path of that certificate",
+        ),
+        (
+            "hostname",
+            "localhost",
+            "cert",
+            "the certificate is not valid for this host name",
+            "use the host name the certificate names in sites[0].wordpress.url",
+        ),
+        (
+            "expired",
+            "127.0.0.1",
+            "cert",
+            "the certificate has expired",
+            "renew the certificate on the server",
+        ),
+    ],
+)
 def test_tls_failures_say_why_and_what_to_do(
-    agent: Agent, backend: BackendStandin, tmp_path: Path, case: str, host: str,
-    verify: str | None, cause: str, advice: str,
+    agent: Agent,
+    backend: BackendStandin,
+    tmp_path: Path,
+    case: str,
+    host: str,
+    verify: str | None,
+    cause: str,
+    advice: str,
 ) -> None:
     cert, key = make_certificate(tmp_path / "tls", expired=case == "expired")
     with tls_wordpress(cert, key) as port:
         extra = {"verify": str(cert)} if verify else {}
-        agent.write_config(config_for(backend, site_entry(f"https://{host}:{port}",
-                                                          xmlrpc="never", **extra)))
+        agent.write_config(
+            config_for(backend, site_entry(f"https://{host}:{port}", xmlrpc="never", **extra))
+        )
         result = agent.run("sync")
     assert result.returncode == 1
     [line] = [x for x in error_lines(result) if "[blog]" in x and "TLS" in x]
@@ -359,8 +463,9 @@ def test_tls_failures_say_why_and_what_to_do(
 
 def test_plain_http_on_a_tls_url_says_so(agent: Agent, backend: BackendStandin) -> None:
     with tiny_wordpress() as url:  # answers a TLS hello with a plain 400, as servers do
-        agent.write_config(config_for(backend, site_entry(url.replace("http:", "https:"),
-                                                          xmlrpc="never")))
+        agent.write_config(
+            config_for(backend, site_entry(url.replace("http:", "https:"), xmlrpc="never"))
+        )
         result = agent.run("sync")
     assert result.returncode == 1
     assert "the server does not speak TLS on this port" in result.stderr
@@ -376,10 +481,13 @@ def backend_site(agent: Agent, backend: BackendStandin, wp: HostileWordPress, **
 def test_a_redirected_post_is_not_followed_and_names_where_it_points(
     agent: Agent, wp: HostileWordPress, backend: BackendStandin
 ) -> None:
-    location = backend.url.replace("http://", "https://") + \
-        f"/v1/integration/integrations/{INTEGRATION_ID}/update-structure/"
-    backend.script("POST", "/update-structure/",
-                   [Fault(301, headers={"Location": location}, body={})])
+    location = (
+        backend.url.replace("http://", "https://")
+        + f"/v1/integration/integrations/{INTEGRATION_ID}/update-structure/"
+    )
+    backend.script(
+        "POST", "/update-structure/", [Fault(301, headers={"Location": location}, body={})]
+    )
     backend_site(agent, backend, wp)
     result = agent.run("sync", "--json")
     assert result.returncode == 1
@@ -388,16 +496,20 @@ def test_a_redirected_post_is_not_followed_and_names_where_it_points(
     assert "set backend.url to " + backend.url.replace("http://", "https://") in error
     posts = [r for r in backend.requests if r.path.endswith("/update-structure/")]
     assert len(posts) == 1  # not re-sent, not turned into a GET
-    assert not [r for r in backend.requests if r.method == "GET" and
-                r.path.endswith("/update-structure/")]
+    assert not [
+        r for r in backend.requests if r.method == "GET" and r.path.endswith("/update-structure/")
+    ]
     assert agent.run("status", "--json").json()["blog"]["last_success"] is None
 
 
-def test_an_html_error_page_is_one_line(agent: Agent, wp: HostileWordPress,
-                                        backend: BackendStandin) -> None:
-    page = (b'<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n'
-            b"<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this "
-            b"server.</p>\n</body>\n</html>\n")
+def test_an_html_error_page_is_one_line(
+    agent: Agent, wp: HostileWordPress, backend: BackendStandin
+) -> None:
+    page = (
+        b'<!doctype html>\n<html lang="en">\n<head>\n  <title>Not Found</title>\n</head>\n'
+        b"<body>\n  <h1>Not Found</h1><p>The requested resource was not found on this "
+        b"server.</p>\n</body>\n</html>\n"
+    )
     backend.script("GET", "/integrations/", [Fault(404, raw=page)])
     backend_site(agent, backend, wp)
     result = agent.run("sync")
@@ -407,21 +519,31 @@ def test_an_html_error_page_is_one_line(agent: Agent, wp: HostileWordPress,
     assert "<" not in line
 
 
-def test_a_wrapped_drf_400_keeps_its_field_errors(agent: Agent, wp: HostileWordPress,
-                                                   backend: BackendStandin) -> None:
-    body = {"success": False, "error": "Invalid structure.",
-            "errors": {"post_types": {"post": {"count": ["Ensure this value is less than or "
-                                                         "equal to 2147483647."]}}}}
+def test_a_wrapped_drf_400_keeps_its_field_errors(
+    agent: Agent, wp: HostileWordPress, backend: BackendStandin
+) -> None:
+    body = {
+        "success": False,
+        "error": "Invalid structure.",
+        "errors": {
+            "post_types": {
+                "post": {"count": ["Ensure this value is less than or equal to 2147483647."]}
+            }
+        },
+    }
     backend.script("POST", "/update-structure/", [Fault(400, body=body)])
     backend_site(agent, backend, wp)
     result = agent.run("sync", "--json")
     error = result.json()["blog"]["error"]
-    assert ("IGNY8 rejected the structure (400): Invalid structure. (post_types.post.count: "
-            "Ensure this value is less than or equal to 2147483647.)") in error
+    assert (
+        "IGNY8 rejected the structure (400): Invalid structure. (post_types.post.count: "
+        "Ensure this value is less than or equal to 2147483647.)"
+    ) in error
 
 
-def test_a_400_on_the_lookup_names_the_site_id(agent: Agent, wp: HostileWordPress,
-                                               backend: BackendStandin) -> None:
+def test_a_400_on_the_lookup_names_the_site_id(
+    agent: Agent, wp: HostileWordPress, backend: BackendStandin
+) -> None:
     body = {"site": ["Select a valid choice. That choice is not one of the available choices."]}
     backend.script("GET", "/integrations/", [Fault(400, body=body)])
     backend_site(agent, backend, wp)
@@ -430,15 +552,17 @@ def test_a_400_on_the_lookup_names_the_site_id(agent: Agent, wp: HostileWordPres
     assert "check sites[0].site_id" in error
 
 
-@pytest.mark.parametrize(("status", "says"), [
-    (429, "IGNY8 is throttling the agent's requests"),
-    (503, "IGNY8 is unavailable (503"),
-])
-def test_throttling_past_the_budget_says_so(agent: Agent, wp: HostileWordPress,
-                                            backend: BackendStandin, status: int,
-                                            says: str) -> None:
-    backend.script("POST", "/update-structure/",
-                   [Fault(status, headers={"Retry-After": "3600"})])
+@pytest.mark.parametrize(
+    ("status", "says"),
+    [
+        (429, "IGNY8 is throttling the agent's requests"),
+        (503, "IGNY8 is unavailable (503"),
+    ],
+)
+def test_throttling_past_the_budget_says_so(
+    agent: Agent, wp: HostileWordPress, backend: BackendStandin, status: int, says: str
+) -> None:
+    backend.script("POST", "/update-structure/", [Fault(status, headers={"Retry-After": "3600"})])
     backend_site(agent, backend, wp)
     error = agent.run("sync", "--json").json()["blog"]["error"]
     assert says in error
@@ -491,8 +615,10 @@ def test_a_zero_width_space_in_the_api_key_is_a_config_error(
     agent.write_config(config)
     result = agent.run("check-config")
     assert result.returncode == 2
-    assert ("sites[0].api_key: holds a character an HTTP header cannot carry (U+200B ZERO "
-            "WIDTH SPACE, character 9)") in result.stderr
+    assert (
+        "sites[0].api_key: holds a character an HTTP header cannot carry (U+200B ZERO "
+        "WIDTH SPACE, character 9)"
+    ) in result.stderr
     assert API_KEY[8:] not in result.stderr
 
 
@@ -508,8 +634,9 @@ def test_a_secret_pasted_into_the_wrong_key_is_not_quoted(
     assert "abcd" not in result.stderr
 
 
-def test_a_huge_secret_file_is_refused(agent: Agent, wp: HostileWordPress,
-                                       backend: BackendStandin) -> None:
+def test_a_huge_secret_file_is_refused(
+    agent: Agent, wp: HostileWordPress, backend: BackendStandin
+) -> None:
     secret = agent.workdir / "api.key"
     with secret.open("wb") as handle:
         handle.truncate(200 * 1024 * 1024)  # sparse: 200 MiB of nothing
@@ -535,18 +662,23 @@ def test_dry_run_needs_no_api_key(agent: Agent, wp: HostileWordPress) -> None:
 
 
 def test_json_output_stays_json_whatever_the_slugs(agent: Agent, wp: HostileWordPress) -> None:
-    wp.types["weird\u2028type"] = {"slug": "weird\u2028type", "name": "Line\nbreak",
-                                   "rest_base": "weird"}
+    wp.types["weird\u2028type"] = {
+        "slug": "weird\u2028type",
+        "name": "Line\nbreak",
+        "rest_base": "weird",
+    }
     wp.totals["/wp-json/wp/v2/weird"] = "1"
     agent.write_config(config_for(None, site_entry(wp.url, xmlrpc="never")))
     result = agent.run("sync", "--dry-run", "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["blog"]["post_types"]["weird\u2028type"]["label"] == \
-        "Line\nbreak"
+    assert (
+        json.loads(result.stdout)["blog"]["post_types"]["weird\u2028type"]["label"] == "Line\nbreak"
+    )
 
 
-def test_json_answers_are_read_whatever_their_shape(agent: Agent, wp: HostileWordPress,
-                                                     backend: BackendStandin) -> None:
+def test_json_answers_are_read_whatever_their_shape(
+    agent: Agent, wp: HostileWordPress, backend: BackendStandin
+) -> None:
     """Lists where objects belong, strings where lists belong: a clear error each."""
     wp.routes["/wp-json/wp/v2/types"] = Plain(json_answer(["post", "page"]))
     wp.routes["/wp-json/wp/v2/taxonomies"] = Plain(json_answer({"category": "oops"}))

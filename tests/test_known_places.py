@@ -22,14 +22,20 @@ def wp() -> Iterator[HostileWordPress]:
         yield site
 
 
-def configure(agent: Agent, wp: HostileWordPress, backend: BackendStandin, *,
-              credentials: bool = False) -> None:
+def configure(
+    agent: Agent, wp: HostileWordPress, backend: BackendStandin, *, credentials: bool = False
+) -> None:
     wordpress = {"url": wp.url, "xmlrpc": "never"}
     if credentials:
         wordpress.update(username="admin", app_password=PASSWORD)
-    agent.write_config({"backend": {"url": backend.url},
-                        "sites": [{"name": "blog", "site_id": SITE_ID, "api_key": API_KEY,
-                                   "wordpress": wordpress}]})
+    agent.write_config(
+        {
+            "backend": {"url": backend.url},
+            "sites": [
+                {"name": "blog", "site_id": SITE_ID, "api_key": API_KEY, "wordpress": wordpress}
+            ],
+        }
+    )
 
 
 def remembered_root(agent: Agent, root: str | None = None) -> str:
@@ -42,8 +48,9 @@ def remembered_root(agent: Agent, root: str | None = None) -> str:
     return value[0]
 
 
-def test_the_daily_pass_skips_the_home_page(agent: Agent, wp: HostileWordPress,
-                                            backend: BackendStandin) -> None:
+def test_the_daily_pass_skips_the_home_page(
+    agent: Agent, wp: HostileWordPress, backend: BackendStandin
+) -> None:
     configure(agent, wp, backend)
     assert agent.run("sync").returncode == 0
     assert wp.paths()[0] == "/"
@@ -56,8 +63,9 @@ def test_the_daily_pass_skips_the_home_page(agent: Agent, wp: HostileWordPress,
     assert len(backend.posts()) == 2
 
 
-def test_a_root_that_moved_is_found_again(agent: Agent, wp: HostileWordPress,
-                                         backend: BackendStandin) -> None:
+def test_a_root_that_moved_is_found_again(
+    agent: Agent, wp: HostileWordPress, backend: BackendStandin
+) -> None:
     configure(agent, wp, backend)
     assert agent.run("sync").returncode == 0
     remembered_root(agent, f"{wp.url}/old-api/")

@@ -13,7 +13,11 @@ from agent.secret import Secret
 from agent.structure import ContentType, SiteStructure
 
 TOP_LEVEL_KEYS = {
-    "post_types", "taxonomies", "plugin_connection_enabled", "two_way_sync_enabled", "timestamp",
+    "post_types",
+    "taxonomies",
+    "plugin_connection_enabled",
+    "two_way_sync_enabled",
+    "timestamp",
 }
 ENTRY_KEYS = {"label", "count", "enabled", "fetch_limit"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -25,8 +29,11 @@ def site(**changes: object) -> SiteConfig:
         name="main-blog",
         site_id=5,
         api_key=Secret("api-key-not-in-payload"),
-        wordpress=WordPressConfig(url="https://blog.example.com", username="agent",
-                                  app_password=Secret("wp pass not in payload")),
+        wordpress=WordPressConfig(
+            url="https://blog.example.com",
+            username="agent",
+            app_password=Secret("wp pass not in payload"),
+        ),
     )
     return replace(base, **changes)
 
@@ -59,17 +66,29 @@ def test_exactly_five_top_level_keys_and_four_entry_keys() -> None:
 
 
 def test_contract_example_values() -> None:
-    payload = build_payload(structure(), site(
-        post_types={"product": ContentOverride(enabled=False, fetch_limit=50)},
-    ))
+    payload = build_payload(
+        structure(),
+        site(
+            post_types={"product": ContentOverride(enabled=False, fetch_limit=50)},
+        ),
+    )
     assert payload["post_types"]["post"] == {
-        "label": "Posts", "count": 123, "enabled": True, "fetch_limit": 100,
+        "label": "Posts",
+        "count": 123,
+        "enabled": True,
+        "fetch_limit": 100,
     }
     assert payload["post_types"]["product"] == {
-        "label": "Products", "count": 456, "enabled": False, "fetch_limit": 50,
+        "label": "Products",
+        "count": 456,
+        "enabled": False,
+        "fetch_limit": 50,
     }
     assert payload["taxonomies"]["category"] == {
-        "label": "Categories", "count": 25, "enabled": True, "fetch_limit": 100,
+        "label": "Categories",
+        "count": 25,
+        "enabled": True,
+        "fetch_limit": 100,
     }
     assert payload["plugin_connection_enabled"] is True
     assert payload["two_way_sync_enabled"] is True
@@ -77,28 +96,34 @@ def test_contract_example_values() -> None:
 
 
 def test_flags_come_from_the_site() -> None:
-    payload = build_payload(structure(), site(plugin_connection_enabled=False,
-                                              two_way_sync_enabled=False))
+    payload = build_payload(
+        structure(), site(plugin_connection_enabled=False, two_way_sync_enabled=False)
+    )
     assert payload["plugin_connection_enabled"] is False
     assert payload["two_way_sync_enabled"] is False
 
 
 def test_overrides_key_by_key_over_site_defaults() -> None:
-    payload = build_payload(structure(), site(
-        defaults=ContentSettings(enabled=False, fetch_limit=20),
-        post_types={
-            "page": ContentOverride(fetch_limit=5),  # enabled from the site defaults
-            "product": ContentOverride(enabled=True),  # fetch_limit from the site defaults
-        },
-        taxonomies={"product_cat": ContentOverride(enabled=True, fetch_limit=1)},
-    ))
+    payload = build_payload(
+        structure(),
+        site(
+            defaults=ContentSettings(enabled=False, fetch_limit=20),
+            post_types={
+                "page": ContentOverride(fetch_limit=5),  # enabled from the site defaults
+                "product": ContentOverride(enabled=True),  # fetch_limit from the site defaults
+            },
+            taxonomies={"product_cat": ContentOverride(enabled=True, fetch_limit=1)},
+        ),
+    )
     types, taxonomies = payload["post_types"], payload["taxonomies"]
     assert (types["post"]["enabled"], types["post"]["fetch_limit"]) == (False, 20)
     assert (types["page"]["enabled"], types["page"]["fetch_limit"]) == (False, 5)
     assert (types["product"]["enabled"], types["product"]["fetch_limit"]) == (True, 20)
     assert (taxonomies["category"]["enabled"], taxonomies["category"]["fetch_limit"]) == (False, 20)
-    assert (taxonomies["product_cat"]["enabled"],
-            taxonomies["product_cat"]["fetch_limit"]) == (True, 1)
+    assert (taxonomies["product_cat"]["enabled"], taxonomies["product_cat"]["fetch_limit"]) == (
+        True,
+        1,
+    )
 
 
 def test_post_type_override_does_not_touch_a_taxonomy_of_the_same_slug() -> None:
@@ -138,13 +163,17 @@ def test_timestamp_is_converted_to_utc() -> None:
 
 def test_unicode_labels_are_kept() -> None:
     labels = structure()
-    labels = replace(labels, post_types=(ContentType("rezept", "Rezepte für Köche 🍲", 4),),
-                     taxonomies=(ContentType("kategorie", "Категории", 1),))
+    labels = replace(
+        labels,
+        post_types=(ContentType("rezept", "Rezepte für Köche 🍲", 4),),
+        taxonomies=(ContentType("kategorie", "Категории", 1),),
+    )
     payload = build_payload(labels, site())
     assert payload["post_types"]["rezept"]["label"] == "Rezepte für Köche 🍲"
     assert payload["taxonomies"]["kategorie"]["label"] == "Категории"
-    assert json.loads(json.dumps(payload))["post_types"]["rezept"]["label"] == \
-        "Rezepte für Köche 🍲"
+    assert (
+        json.loads(json.dumps(payload))["post_types"]["rezept"]["label"] == "Rezepte für Köche 🍲"
+    )
 
 
 def test_payload_is_json_and_holds_no_secret() -> None:
@@ -170,7 +199,8 @@ def test_unmatched_overrides_lists_key_paths_of_missing_slugs() -> None:
         taxonomies={"genre": ContentOverride(fetch_limit=3), "category": ContentOverride()},
     )
     assert sorted(unmatched_overrides(structure(), the_site)) == [
-        "sites[2].post_types.book", "sites[2].taxonomies.genre",
+        "sites[2].post_types.book",
+        "sites[2].taxonomies.genre",
     ]
     payload = build_payload(structure(), the_site)
     assert "book" not in payload["post_types"]

@@ -48,8 +48,9 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     return fake
 
 
-def failing(errors: list[BaseException], result: object = "ok") -> tuple[Callable[[], object],
-                                                                          list[int]]:
+def failing(
+    errors: list[BaseException], result: object = "ok"
+) -> tuple[Callable[[], object], list[int]]:
     """A callable that raises the given errors in turn, then returns `result`."""
     calls: list[int] = []
 
@@ -78,8 +79,7 @@ def test_success_first_time_does_not_sleep(clock: FakeClock) -> None:
 
 def test_transient_errors_are_retried_then_succeed(clock: FakeClock) -> None:
     call, calls = failing([TransientError("503"), TransientError("reset")])
-    result = call_with_retries(call, RetryPolicy(5, 300, fixed(2), clock.sleep),
-                               log=LOG)
+    result = call_with_retries(call, RetryPolicy(5, 300, fixed(2), clock.sleep), log=LOG)
     assert result == "ok"
     assert len(calls) == 3
     assert clock.waits == [2, 2]
@@ -89,17 +89,21 @@ def test_transient_errors_are_retried_then_succeed(clock: FakeClock) -> None:
 def test_max_attempts_is_respected(clock: FakeClock, max_attempts: int) -> None:
     call, calls = failing([TransientError(f"boom {i}") for i in range(20)])
     with pytest.raises(TransientError) as caught:
-        call_with_retries(call, RetryPolicy(max_attempts, 10_000, fixed(1), clock.sleep),
-                          log=LOG)
+        call_with_retries(call, RetryPolicy(max_attempts, 10_000, fixed(1), clock.sleep), log=LOG)
     assert len(calls) == max_attempts
     assert len(clock.waits) == max_attempts - 1
     assert f"boom {max_attempts - 1}" in str(caught.value)  # the last error is reported
     assert str(max_attempts) in str(caught.value)
 
 
-@pytest.mark.parametrize("error", [
-    HttpError("400 bad request"), TlsError("certificate verify failed"), ValueError("bug"),
-])
+@pytest.mark.parametrize(
+    "error",
+    [
+        HttpError("400 bad request"),
+        TlsError("certificate verify failed"),
+        ValueError("bug"),
+    ],
+)
 def test_other_errors_are_never_retried(clock: FakeClock, error: Exception) -> None:
     call, calls = failing([error, error])
     with pytest.raises(type(error)):
@@ -112,8 +116,13 @@ def test_other_errors_are_never_retried(clock: FakeClock, error: Exception) -> N
 
 
 def test_retry_after_replaces_the_computed_wait(clock: FakeClock) -> None:
-    call, calls = failing([TransientError("429", retry_after=7), TransientError("503"),
-                           TransientError("503", retry_after=0)])
+    call, calls = failing(
+        [
+            TransientError("429", retry_after=7),
+            TransientError("503"),
+            TransientError("503", retry_after=0),
+        ]
+    )
     call_with_retries(call, RetryPolicy(5, 300, fixed(1.5), clock.sleep), log=LOG)
     assert clock.waits == [7, 1.5, 0]
 
@@ -153,11 +162,12 @@ def test_default_waits_are_jittered_exponential_within_bounds(clock: FakeClock) 
     for _ in range(30):
         clock.waits.clear()
         call, calls = failing([TransientError("503") for _ in range(9)])
-        call_with_retries(call, RetryPolicy(max_attempts=10, max_seconds=100_000,
-                                            sleep=clock.sleep), log=LOG)
+        call_with_retries(
+            call, RetryPolicy(max_attempts=10, max_seconds=100_000, sleep=clock.sleep), log=LOG
+        )
         assert len(clock.waits) == 9
         for index, wait in enumerate(clock.waits):
-            assert 0 <= wait <= min(60, 2 ** index), (index, clock.waits)
+            assert 0 <= wait <= min(60, 2**index), (index, clock.waits)
         first_waits.add(clock.waits[0])
         # the window grows: late waits may be long, the first never is
         assert clock.waits[0] <= 1
@@ -170,8 +180,9 @@ def test_default_waits_do_grow(clock: FakeClock) -> None:
     for _ in range(200):
         clock.waits.clear()
         call, _ = failing([TransientError("503") for _ in range(6)])
-        call_with_retries(call, RetryPolicy(max_attempts=7, max_seconds=100_000,
-                                            sleep=clock.sleep), log=LOG)
+        call_with_retries(
+            call, RetryPolicy(max_attempts=7, max_seconds=100_000, sleep=clock.sleep), log=LOG
+        )
         sums = [s + w for s, w in zip(sums, clock.waits, strict=True)]
     assert all(later > earlier * 1.3 for earlier, later in pairwise(sums))
 
@@ -203,8 +214,9 @@ class Scripted(BaseHTTPRequestHandler):
 def scripted_server() -> Iterator[tuple[str, type[Scripted]]]:
     handler = type("Handler", (Scripted,), {"answers": [], "seen": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/", handler
     server.shutdown()
@@ -213,6 +225,7 @@ def scripted_server() -> Iterator[tuple[str, type[Scripted]]]:
 
 def get_with_retries(url: str, policy: RetryPolicy) -> int:
     with new_session() as session:
+
         def once() -> int:
             return send(session, "GET", url, timeout=5, verify=True).status
 

@@ -36,22 +36,45 @@ def test_daily_at_three_in_utc():
     assert times == [datetime(2026, 11, d, 3, 0, tzinfo=UTC) for d in (27, 28, 29)]
 
 
-@pytest.mark.parametrize("zone, cron, start, expected", [
-    # Clocks go back in Berlin on 2026-10-25 at 03:00 → 02:00: 02:30 happens twice.
-    (BERLIN, "30 2 * * *", datetime(2026, 10, 23, 12, tzinfo=BERLIN),
-     ["10-24 02:30", "10-25 02:30", "10-26 02:30", "10-27 02:30"]),
-    (NEW_YORK, "30 1 * * *", datetime(2026, 10, 30, 12, tzinfo=NEW_YORK),
-     ["10-31 01:30", "11-01 01:30", "11-02 01:30", "11-03 01:30"]),
-    # Clocks go forward in Berlin on 2026-03-29 at 02:00 → 03:00: 02:30 does not exist
-    # that night; the run happens at 03:30 instead of being skipped.
-    (BERLIN, "30 2 * * *", datetime(2026, 3, 27, 12, tzinfo=BERLIN),
-     ["03-28 02:30", "03-29 03:30", "03-30 02:30", "03-31 02:30"]),
-    (NEW_YORK, "30 2 * * *", datetime(2026, 3, 7, 12, tzinfo=NEW_YORK),
-     ["03-08 03:30", "03-09 02:30", "03-10 02:30", "03-11 02:30"]),
-    # A time outside the changes is untouched either side of them.
-    (BERLIN, "0 3 * * *", datetime(2026, 10, 23, 12, tzinfo=BERLIN),
-     ["10-24 03:00", "10-25 03:00", "10-26 03:00", "10-27 03:00"]),
-])
+@pytest.mark.parametrize(
+    "zone, cron, start, expected",
+    [
+        # Clocks go back in Berlin on 2026-10-25 at 03:00 → 02:00: 02:30 happens twice.
+        (
+            BERLIN,
+            "30 2 * * *",
+            datetime(2026, 10, 23, 12, tzinfo=BERLIN),
+            ["10-24 02:30", "10-25 02:30", "10-26 02:30", "10-27 02:30"],
+        ),
+        (
+            NEW_YORK,
+            "30 1 * * *",
+            datetime(2026, 10, 30, 12, tzinfo=NEW_YORK),
+            ["10-31 01:30", "11-01 01:30", "11-02 01:30", "11-03 01:30"],
+        ),
+        # Clocks go forward in Berlin on 2026-03-29 at 02:00 → 03:00: 02:30 does not exist
+        # that night; the run happens at 03:30 instead of being skipped.
+        (
+            BERLIN,
+            "30 2 * * *",
+            datetime(2026, 3, 27, 12, tzinfo=BERLIN),
+            ["03-28 02:30", "03-29 03:30", "03-30 02:30", "03-31 02:30"],
+        ),
+        (
+            NEW_YORK,
+            "30 2 * * *",
+            datetime(2026, 3, 7, 12, tzinfo=NEW_YORK),
+            ["03-08 03:30", "03-09 02:30", "03-10 02:30", "03-11 02:30"],
+        ),
+        # A time outside the changes is untouched either side of them.
+        (
+            BERLIN,
+            "0 3 * * *",
+            datetime(2026, 10, 23, 12, tzinfo=BERLIN),
+            ["10-24 03:00", "10-25 03:00", "10-26 03:00", "10-27 03:00"],
+        ),
+    ],
+)
 def test_dst_neither_skips_nor_doubles_a_day(zone, cron, start, expected):
     trigger = DailyCron(cron, zone.key)
     times = fire_times(trigger, start, 4)
@@ -65,22 +88,24 @@ def test_jitter_is_added_within_bounds_and_does_not_skip_days():
     trigger = DailyCron("0 3 * * *", "UTC", 1800, random_delay=lambda most: next(delays))
     times = fire_times(trigger, datetime(2026, 11, 26, 13, 0, tzinfo=UTC), 4)
     assert [t.strftime("%d %H:%M:%S") for t in times] == [
-        "27 03:00:00", "28 03:30:00", "29 03:15:00", "30 03:29:59"]
+        "27 03:00:00",
+        "28 03:30:00",
+        "29 03:15:00",
+        "30 03:29:59",
+    ]
 
 
 def test_real_jitter_stays_below_its_bound():
     trigger = DailyCron("0 3 * * *", "UTC", 60)
     start = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
     base = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
-    delays = [(trigger.get_next_fire_time(None, start) - base).total_seconds()
-              for _ in range(200)]
+    delays = [(trigger.get_next_fire_time(None, start) - base).total_seconds() for _ in range(200)]
     assert all(0 <= d <= 60 for d in delays)
     assert len(set(delays)) > 1
 
 
 def test_jitter_on_the_night_clocks_go_back_does_not_double():
-    trigger = DailyCron("30 2 * * *", "Europe/Berlin", 1800,
-                        random_delay=lambda most: most)
+    trigger = DailyCron("30 2 * * *", "Europe/Berlin", 1800, random_delay=lambda most: most)
     times = fire_times(trigger, datetime(2026, 10, 24, 12, tzinfo=BERLIN), 3)
     assert local_days(times, BERLIN) == ["10-25 03:00", "10-26 03:00", "10-27 03:00"]
 
@@ -91,16 +116,19 @@ def test_every_minute():
     assert [t.strftime("%H:%M:%S") for t in times] == ["13:01:00", "13:02:00", "13:03:00"]
 
 
-@pytest.mark.parametrize("last_success, now, missed", [
-    # Daily at 03:00 UTC. Succeeded yesterday at 03:05, now 02:00: nothing missed.
-    (datetime(2026, 11, 25, 3, 5), datetime(2026, 11, 26, 2, 0), None),
-    # Machine was off over this morning's 03:00.
-    (datetime(2026, 11, 25, 3, 5), datetime(2026, 11, 26, 9, 0), datetime(2026, 11, 26, 3, 0)),
-    # Off for days: the first missed run is reported.
-    (datetime(2026, 11, 20, 3, 5), datetime(2026, 11, 26, 9, 0), datetime(2026, 11, 21, 3, 0)),
-    # Success at 03:00 exactly is that run.
-    (datetime(2026, 11, 26, 3, 0), datetime(2026, 11, 26, 9, 0), None),
-])
+@pytest.mark.parametrize(
+    "last_success, now, missed",
+    [
+        # Daily at 03:00 UTC. Succeeded yesterday at 03:05, now 02:00: nothing missed.
+        (datetime(2026, 11, 25, 3, 5), datetime(2026, 11, 26, 2, 0), None),
+        # Machine was off over this morning's 03:00.
+        (datetime(2026, 11, 25, 3, 5), datetime(2026, 11, 26, 9, 0), datetime(2026, 11, 26, 3, 0)),
+        # Off for days: the first missed run is reported.
+        (datetime(2026, 11, 20, 3, 5), datetime(2026, 11, 26, 9, 0), datetime(2026, 11, 21, 3, 0)),
+        # Success at 03:00 exactly is that run.
+        (datetime(2026, 11, 26, 3, 0), datetime(2026, 11, 26, 9, 0), None),
+    ],
+)
 def test_missed_since(last_success, now, missed):
     trigger = DailyCron("0 3 * * *", "UTC")
     found = trigger.missed_since(last_success.replace(tzinfo=UTC), now.replace(tzinfo=UTC))

@@ -26,8 +26,16 @@ OTHER_KEY = "second-site-key-Xy9"
 def test_secret_never_shows_its_value() -> None:
     secret = Secret(API_KEY)
     percent_forms = ("%s" % secret, "%r" % secret)  # noqa: UP031 - as logging formats
-    for shown in (repr(secret), str(secret), f"{secret}", f"{secret!r}", format(secret),
-                  *percent_forms, repr([secret]), repr({"key": secret})):
+    for shown in (
+        repr(secret),
+        str(secret),
+        f"{secret}",
+        f"{secret!r}",
+        format(secret),
+        *percent_forms,
+        repr([secret]),
+        repr({"key": secret}),
+    ):
         assert API_KEY not in shown
     assert secret.reveal() == API_KEY
 

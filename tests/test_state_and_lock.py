@@ -22,8 +22,14 @@ from agent.sync import PassOptions, integration_id_to_use, run_pass
 from tests.support.backend_standin import BackendStandin, Fault, Integration
 from tests.support.tiny_wordpress import tiny_wordpress
 
-STATUS_KEYS = {"last_success", "last_attempt", "last_error", "integration_id",
-               "post_types_count", "taxonomies_count"}
+STATUS_KEYS = {
+    "last_success",
+    "last_attempt",
+    "last_error",
+    "integration_id",
+    "post_types_count",
+    "taxonomies_count",
+}
 
 
 @pytest.fixture
@@ -34,9 +40,14 @@ def store(tmp_path: Path) -> StateStore:
 
 
 def a_state(**changes: object) -> SiteState:
-    state = SiteState(last_success="2025-11-22T10:00:00Z", last_attempt="2025-11-22T10:00:00Z",
-                      last_error=None, integration_id=123, post_types_count=3,
-                      taxonomies_count=2)
+    state = SiteState(
+        last_success="2025-11-22T10:00:00Z",
+        last_attempt="2025-11-22T10:00:00Z",
+        last_error=None,
+        integration_id=123,
+        post_types_count=3,
+        taxonomies_count=2,
+    )
     return replace(state, **changes)
 
 
@@ -48,8 +59,9 @@ def test_update_and_load_round_trip(store: StateStore) -> None:
     for name, state in sites.items():
         store.update(name, state)
     loaded = store.load()
-    assert {name: s.status() for name, s in loaded.items()} == \
-        {name: s.status() for name, s in sites.items()}
+    assert {name: s.status() for name, s in loaded.items()} == {
+        name: s.status() for name, s in sites.items()
+    }
 
 
 def test_missing_state_is_empty(tmp_path: Path) -> None:
@@ -73,8 +85,16 @@ def test_update_keeps_the_other_sites(store: StateStore) -> None:
 
 def test_the_last_attempts_are_kept_newest_first(store: StateStore) -> None:
     for number in range(HISTORY + 5):
-        store.update("a", a_state(), Attempt(f"2025-11-22T10:00:{number:02d}Z", ok=number % 2 == 0,
-                                             requests=number, duration_seconds=0.5))
+        store.update(
+            "a",
+            a_state(),
+            Attempt(
+                f"2025-11-22T10:00:{number:02d}Z",
+                ok=number % 2 == 0,
+                requests=number,
+                duration_seconds=0.5,
+            ),
+        )
     store.update("b", a_state(), Attempt("2025-11-22T11:00:00Z", ok=True))
     history = store.history("a")
     assert len(history) == HISTORY
@@ -88,13 +108,29 @@ def test_a_state_json_of_an_earlier_version_is_imported_once(
 ) -> None:
     state_dir = tmp_path / "state"
     state_dir.mkdir()
-    (state_dir / "state.json").write_text(json.dumps({"version": 1, "sites": {
-        "blog": {"last_success": "2025-11-22T10:00:00Z", "last_attempt": "2025-11-22T10:00:00Z",
-                 "last_error": None, "integration_id": 456, "integration_id_replaces": 123,
-                 "post_types_count": 3, "taxonomies_count": 2},
-        "shop": {"last_attempt": "2025-11-22T10:05:00Z", "last_error": "boom",
-                 "integration_id": "not a number"},
-    }}))
+    (state_dir / "state.json").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "sites": {
+                    "blog": {
+                        "last_success": "2025-11-22T10:00:00Z",
+                        "last_attempt": "2025-11-22T10:00:00Z",
+                        "last_error": None,
+                        "integration_id": 456,
+                        "integration_id_replaces": 123,
+                        "post_types_count": 3,
+                        "taxonomies_count": 2,
+                    },
+                    "shop": {
+                        "last_attempt": "2025-11-22T10:05:00Z",
+                        "last_error": "boom",
+                        "integration_id": "not a number",
+                    },
+                },
+            }
+        )
+    )
     with StateStore(state_dir, read_only=True) as store:  # status before the first pass
         assert store.load()["blog"].integration_id == 456
     assert not (state_dir / "state.db").exists()
@@ -110,12 +146,16 @@ def test_a_state_json_of_an_earlier_version_is_imported_once(
     assert caplog.text.count("imported 2 site(s)") == 1
 
 
-@pytest.mark.parametrize("text", [
-    "[" * 100_000 + "]" * 100_000,  # nested too deeply to parse
-    '{"version": 1, "sites": {"a": {"last_su',  # cut off
-    '"just a string"',
-    '{"sites": [1, 2, 3]}',
-], ids=["nesting-bomb", "truncated", "string", "wrong-shape"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000 + "]" * 100_000,  # nested too deeply to parse
+        '{"version": 1, "sites": {"a": {"last_su',  # cut off
+        '"just a string"',
+        '{"sites": [1, 2, 3]}',
+    ],
+    ids=["nesting-bomb", "truncated", "string", "wrong-shape"],
+)
 def test_a_state_json_of_any_shape_never_crashes(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str
 ) -> None:
@@ -167,8 +207,11 @@ def test_status_has_exactly_the_six_contract_keys() -> None:
     status = a_state(last_error="IGNY8 refused").status()
     assert set(status) == STATUS_KEYS
     assert status == {
-        "last_success": "2025-11-22T10:00:00Z", "last_attempt": "2025-11-22T10:00:00Z",
-        "last_error": "IGNY8 refused", "integration_id": 123, "post_types_count": 3,
+        "last_success": "2025-11-22T10:00:00Z",
+        "last_attempt": "2025-11-22T10:00:00Z",
+        "last_error": "IGNY8 refused",
+        "integration_id": 123,
+        "post_types_count": 3,
         "taxonomies_count": 2,
     }
 
@@ -182,13 +225,16 @@ def test_status_of_a_site_never_synced_is_all_null() -> None:
 def test_the_database_holds_no_secret_field(store: StateStore) -> None:
     store.update("main-blog", a_state(), Attempt("2025-11-22T10:00:00Z", ok=True))
     connection = sqlite3.connect(store.path)
-    columns = {table: [row[1] for row in connection.execute(f"PRAGMA table_info({table})")]
-               for table in ("sites", "attempts")}
+    columns = {
+        table: [row[1] for row in connection.execute(f"PRAGMA table_info({table})")]
+        for table in ("sites", "attempts")
+    }
     connection.close()
     for table, names in columns.items():
         for name in names:
-            assert not any(word in name for word in ("key", "password", "secret", "token",
-                                                     "auth")), (table, name)
+            assert not any(
+                word in name for word in ("key", "password", "secret", "token", "auth")
+            ), (table, name)
 
 
 def test_state_dir_that_cannot_be_created(tmp_path: Path) -> None:
@@ -200,10 +246,14 @@ def test_state_dir_that_cannot_be_created(tmp_path: Path) -> None:
 
 def test_a_shape_hash_follows_slugs_and_labels_not_order() -> None:
     base = SiteShape((("post", "Posts"), ("page", "Pages")), (("category", "Topics"),))
-    assert SiteShape((("page", "Pages"), ("post", "Posts")), (("category", "Topics"),)).hash() \
+    assert (
+        SiteShape((("page", "Pages"), ("post", "Posts")), (("category", "Topics"),)).hash()
         == base.hash()
-    assert SiteShape((("post", "News"), ("page", "Pages")), (("category", "Topics"),)).hash() \
+    )
+    assert (
+        SiteShape((("post", "News"), ("page", "Pages")), (("category", "Topics"),)).hash()
         != base.hash()
+    )
     assert SiteShape((("post", "Posts"),), (("category", "Topics"),)).hash() != base.hash()
     assert SiteShape((("post", "Posts"), ("page", "Pages")), ()).hash() != base.hash()
 
@@ -235,11 +285,16 @@ def test_lock_is_released_when_the_pass_fails(tmp_path: Path) -> None:
 
 def test_lock_held_by_another_process(tmp_path: Path) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys; from pathlib import Path; from agent.lock import pass_lock\n"
-         f"with pass_lock(Path({str(tmp_path)!r})):\n"
-         "    print('locked', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from agent.lock import pass_lock\n"
+            f"with pass_lock(Path({str(tmp_path)!r})):\n"
+            "    print('locked', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
     try:
@@ -263,9 +318,14 @@ def test_lock_in_missing_dir_is_a_state_error(tmp_path: Path) -> None:
 
 
 def site(integration_id: int | None) -> SiteConfig:
-    return SiteConfig(key_path="sites[0]", name="blog", site_id=5, api_key=Secret("k"),
-                      wordpress=WordPressConfig(url="https://blog.example.com"),
-                      integration_id=integration_id)
+    return SiteConfig(
+        key_path="sites[0]",
+        name="blog",
+        site_id=5,
+        api_key=Secret("k"),
+        wordpress=WordPressConfig(url="https://blog.example.com"),
+        integration_id=integration_id,
+    )
 
 
 def test_configured_id_is_used() -> None:
@@ -319,9 +379,13 @@ def test_error_echoing_the_api_key_is_masked_in_state(
     key = "igny8-key-Zq81xY"
     monkeypatch.setenv("T_STATE_KEY", key)
     with BackendStandin(api_keys={5: key}, integrations=[Integration(123, 5)]) as backend:
-        backend.script("POST", "/update-structure/", [
-            Fault(status=401, body={"success": False, "error": f"API key {key} is revoked"}),
-        ])
+        backend.script(
+            "POST",
+            "/update-structure/",
+            [
+                Fault(status=401, body={"success": False, "error": f"API key {key} is revoked"}),
+            ],
+        )
         config_path = tmp_path / "config.yaml"
         config_path.write_text(
             f"backend: {{url: '{backend.url}', max_attempts: 1}}\n"

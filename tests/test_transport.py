@@ -133,8 +133,9 @@ def test_body_cut_off_is_transient(
         get(session, raw_server(cut).url)
 
 
-def answer(status: int, headers: dict[str, str], body: bytes = b"{}") -> Callable[[socket.socket],
-                                                                                  None]:
+def answer(
+    status: int, headers: dict[str, str], body: bytes = b"{}"
+) -> Callable[[socket.socket], None]:
     def serve(conn: socket.socket) -> None:
         read_request(conn)
         lines = [f"HTTP/1.1 {status} X"] + [f"{k}: {v}" for k, v in headers.items()]
@@ -235,8 +236,9 @@ class EndlessChunks:
     def __call__(self, conn: socket.socket) -> None:
         try:
             read_request(conn)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
-                         b"Transfer-Encoding: chunked\r\n\r\n")
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
             chunk = b"%x\r\n" % 65536 + b"<p>" + b"y" * (65536 - 3) + b"\r\n"
             while self.sent < 512 * 1024 * 1024:
                 conn.sendall(chunk)
@@ -273,8 +275,7 @@ def test_truncate_with_declared_oversized_answer(
     raw_server: Callable[..., RawServer], session: requests.Session
 ) -> None:
     body = b"<html>" + b"z" * 1_000_000
-    response = get(session, raw_server(answer(200, {}, body)).url, max_bytes=100_000,
-                   truncate=True)
+    response = get(session, raw_server(answer(200, {}, body)).url, max_bytes=100_000, truncate=True)
     assert body.startswith(response.body[:90_000])
 
 
@@ -282,8 +283,7 @@ def test_truncate_cuts_at_the_cap(
     raw_server: Callable[..., RawServer], session: requests.Session
 ) -> None:
     body = b"<html>" + b"z" * 1_000_000
-    response = get(session, raw_server(answer(200, {}, body)).url, max_bytes=100_000,
-                   truncate=True)
+    response = get(session, raw_server(answer(200, {}, body)).url, max_bytes=100_000, truncate=True)
     assert response.body == body[:100_000]
 
 
@@ -323,8 +323,9 @@ def https_url(self_signed: tuple[Path, Path]) -> Iterator[str]:
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     server.handle_error = lambda *args: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     yield f"https://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
@@ -332,7 +333,9 @@ def https_url(self_signed: tuple[Path, Path]) -> Iterator[str]:
 
 
 def test_verify_true_is_not_overridden_by_requests_ca_bundle(
-    https_url: str, self_signed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
+    https_url: str,
+    self_signed: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
     session: requests.Session,
 ) -> None:
     cert, _ = self_signed
@@ -347,7 +350,9 @@ def test_verify_true_is_not_overridden_by_requests_ca_bundle(
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_configured_ca_bundle_and_verify_false_are_used(
-    https_url: str, self_signed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch,
+    https_url: str,
+    self_signed: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
     session: requests.Session,
 ) -> None:
     cert, _ = self_signed
@@ -370,13 +375,19 @@ def test_tls_verify_argument_survives_merge_environment_settings(
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", bogus)
     monkeypatch.setenv("CURL_CA_BUNDLE", bogus)
     with requests.Session() as plain:
+
         def merged(verify: bool | str) -> object:
             settings = plain.merge_environment_settings(
-                "https://blog.example.com/", {}, None, tls_verify_argument(verify), None)
+                "https://blog.example.com/", {}, None, tls_verify_argument(verify), None
+            )
             return settings["verify"]
 
-        assert plain.merge_environment_settings(
-            "https://blog.example.com/", {}, None, True, None)["verify"] == bogus  # the trap
+        assert (
+            plain.merge_environment_settings("https://blog.example.com/", {}, None, True, None)[
+                "verify"
+            ]
+            == bogus
+        )  # the trap
         assert merged(True) not in (bogus, False)
         assert Path(str(merged(True))).is_file()
         assert merged(False) is False
@@ -396,8 +407,9 @@ def test_parse_retry_after_http_date() -> None:
     now = 1_700_000_000.0
     in_90s = email.utils.formatdate(now + 90, usegmt=True)
     assert parse_retry_after(in_90s, now=now) == pytest.approx(90, abs=1)
-    assert parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now=784111777.0 - 30) == \
-        pytest.approx(30)
+    assert parse_retry_after(
+        "Sun, 06 Nov 1994 08:49:37 GMT", now=784111777.0 - 30
+    ) == pytest.approx(30)
 
 
 def test_parse_retry_after_date_in_the_past_is_zero() -> None:
@@ -405,13 +417,13 @@ def test_parse_retry_after_date_in_the_past_is_zero() -> None:
 
 
 def test_parse_retry_after_rfc850_date() -> None:
-    assert parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now=784111777.0 - 60) == \
-        pytest.approx(60)
+    assert parse_retry_after(
+        "Sunday, 06-Nov-94 08:49:37 GMT", now=784111777.0 - 60
+    ) == pytest.approx(60)
 
 
 def test_parse_retry_after_asctime_date() -> None:
-    assert parse_retry_after("Sun Nov  6 08:49:37 1994", now=784111777.0 - 60) == \
-        pytest.approx(60)
+    assert parse_retry_after("Sun Nov  6 08:49:37 1994", now=784111777.0 - 60) == pytest.approx(60)
 
 
 @pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5e9x"])
@@ -442,8 +454,9 @@ def test_redirect_is_followed_and_final_url_kept(session: requests.Session) -> N
             self.wfile.write(b"{}")
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"

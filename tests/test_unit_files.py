@@ -29,8 +29,17 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # [Service] settings in which the one-shot unit may differ from the daemon;
 # everything else (user, directories, hardening) must be the same.
 DIFFERS_BY_DESIGN = {
-    "Type", "NotifyAccess", "ExecStart", "ExecReload", "WatchdogSec", "Restart", "RestartSec",
-    "RestartPreventExitStatus", "TimeoutStopSec", "TimeoutStartSec", "SuccessExitStatus",
+    "Type",
+    "NotifyAccess",
+    "ExecStart",
+    "ExecReload",
+    "WatchdogSec",
+    "Restart",
+    "RestartSec",
+    "RestartPreventExitStatus",
+    "TimeoutStopSec",
+    "TimeoutStartSec",
+    "SuccessExitStatus",
 }
 
 
@@ -49,8 +58,15 @@ def systemd_analyze() -> str:
 
 def analyze(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SYSTEMD_COLORS": "0", "SYSTEMD_PAGER": "", "LC_ALL": "C.UTF-8"}
-    return subprocess.run([systemd_analyze(), *args], capture_output=True, text=True,
-                          errors="replace", env=env, timeout=120, check=False)
+    return subprocess.run(
+        [systemd_analyze(), *args],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env=env,
+        timeout=120,
+        check=False,
+    )
 
 
 def settings(path: Path) -> dict[str, dict[str, list[str]]]:

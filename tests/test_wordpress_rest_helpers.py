@@ -40,18 +40,24 @@ API = "https://api.w.org/"
 PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX"
 
 
-def page(body: bytes = b"", link: str | None = None, status: int = 200,
-         content_type: str = "text/html; charset=UTF-8") -> HttpResponse:
+def page(
+    body: bytes = b"",
+    link: str | None = None,
+    status: int = 200,
+    content_type: str = "text/html; charset=UTF-8",
+) -> HttpResponse:
     headers = {"content-type": content_type}
     if link is not None:
         headers["link"] = link
-    return HttpResponse(status=status, headers=headers, body=body,
-                        url="https://blog.example.com/")
+    return HttpResponse(status=status, headers=headers, body=body, url="https://blog.example.com/")
 
 
 def site(credentials: bool = True) -> SiteConfig:
     return SiteConfig(
-        key_path="sites[3]", name="blog", site_id=5, api_key=Secret("api-key"),
+        key_path="sites[3]",
+        name="blog",
+        site_id=5,
+        api_key=Secret("api-key"),
         wordpress=WordPressConfig(
             url="https://blog.example.com",
             username="igny8-agent" if credentials else None,
@@ -70,12 +76,16 @@ def test_link_header_with_several_links() -> None:
         f'<https://blog.example.com/wp-json/>; rel="{API}", '
         "<https://blog.example.com/?p=2>; rel=shortlink"
     )
-    assert api_roots_from_page(page(b"<html></html>", link)) == ["https://blog.example.com/wp-json/"]
+    assert api_roots_from_page(page(b"<html></html>", link)) == [
+        "https://blog.example.com/wp-json/"
+    ]
 
 
 def test_link_header_of_plain_permalink_site() -> None:
     link = f'<https://blog.example.com/index.php?rest_route=/>; rel="{API}"'
-    assert api_roots_from_page(page(link=link)) == ["https://blog.example.com/index.php?rest_route=/"]
+    assert api_roots_from_page(page(link=link)) == [
+        "https://blog.example.com/index.php?rest_route=/"
+    ]
 
 
 def test_link_tag_in_html() -> None:
@@ -90,8 +100,10 @@ def test_link_tag_in_html() -> None:
 
 
 def test_link_tag_with_double_quotes_other_order_and_entities() -> None:
-    html = (b'<head><LINK href="https://blog.example.com/?rest_route=/&amp;lang=de" '
-            b'REL="https://api.w.org/"></head>')
+    html = (
+        b'<head><LINK href="https://blog.example.com/?rest_route=/&amp;lang=de" '
+        b'REL="https://api.w.org/"></head>'
+    )
     assert api_roots_from_page(page(html)) == ["https://blog.example.com/?rest_route=/&lang=de"]
 
 
@@ -124,8 +136,9 @@ def test_rest_url_pretty_root() -> None:
 
 
 def test_rest_url_pretty_root_in_sub_folder_with_params() -> None:
-    base, query = rest_url("https://example.com/blog/wp-json/", "/wc/v3/products/",
-                           {"per_page": "1", "_fields": "id"})
+    base, query = rest_url(
+        "https://example.com/blog/wp-json/", "/wc/v3/products/", {"per_page": "1", "_fields": "id"}
+    )
     assert base == "https://example.com/blog/wp-json/wc/v3/products"
     assert query == {"per_page": "1", "_fields": "id"}
 
@@ -136,8 +149,9 @@ def test_rest_url_pretty_root_without_trailing_slash() -> None:
 
 
 def test_rest_url_plain_root() -> None:
-    base, query = rest_url("https://blog.example.com/?rest_route=/", "wp/v2/posts",
-                           {"per_page": "1"})
+    base, query = rest_url(
+        "https://blog.example.com/?rest_route=/", "wp/v2/posts", {"per_page": "1"}
+    )
     assert base.rstrip("/") == "https://blog.example.com"
     assert query == {"rest_route": "/wp/v2/posts", "per_page": "1"}
     assert full_url(base, query) in (
@@ -147,8 +161,9 @@ def test_rest_url_plain_root() -> None:
 
 
 def test_rest_url_plain_root_with_index_php_in_sub_folder() -> None:
-    base, query = rest_url("http://example.com/blog/index.php?rest_route=/", "wp/v2/types",
-                           {"context": "edit"})
+    base, query = rest_url(
+        "http://example.com/blog/index.php?rest_route=/", "wp/v2/types", {"context": "edit"}
+    )
     assert base == "http://example.com/blog/index.php"
     assert query == {"rest_route": "/wp/v2/types", "context": "edit"}
 
@@ -199,18 +214,35 @@ def public_taxonomies(view: dict[str, Any], edit: dict[str, Any] | None) -> list
 
 def test_post_types_from_edit_context_viewable() -> None:
     edit = {slug: {**entry, "viewable": True} for slug, entry in types_view().items()}
-    for hidden in ("nav_menu_item", "wp_block", "wp_template", "wp_template_part",
-                   "wp_navigation", "wp_global_styles", "internal_log"):
+    for hidden in (
+        "nav_menu_item",
+        "wp_block",
+        "wp_template",
+        "wp_template_part",
+        "wp_navigation",
+        "wp_global_styles",
+        "internal_log",
+    ):
         edit[hidden]["viewable"] = False
     assert slugs(public_post_types(types_view(), edit)) == [
-        "post", "page", "attachment", "product", "book",
+        "post",
+        "page",
+        "attachment",
+        "product",
+        "book",
     ]
 
 
 def test_post_types_without_edit_context_drop_the_internal_ones() -> None:
     kept = slugs(public_post_types(types_view(), None))
-    for internal in ("nav_menu_item", "wp_block", "wp_template", "wp_template_part",
-                     "wp_navigation", "wp_global_styles"):
+    for internal in (
+        "nav_menu_item",
+        "wp_block",
+        "wp_template",
+        "wp_template_part",
+        "wp_navigation",
+        "wp_global_styles",
+    ):
         assert internal not in kept
     assert kept == ["post", "page", "attachment", "product", "book", "internal_log"]
 
@@ -221,20 +253,27 @@ def test_how_each_type_was_judged_is_kept() -> None:
     assert judged["post"] == BY_VIEWABLE
     assert judged["page"] == BY_INTERNAL_LIST  # not a boolean: REST did not tell
     assert judged["book"] == BY_INTERNAL_LIST
-    taxonomies = listed_taxonomies(taxonomies_view(), {"category": {"visibility": {
-        "public": True}}})
+    taxonomies = listed_taxonomies(
+        taxonomies_view(), {"category": {"visibility": {"public": True}}}
+    )
     assert {t.slug: t.judged_by for t in taxonomies}["category"] == BY_FLAG
 
 
 def test_plural_label_from_edit_context_wins_over_the_registered_one() -> None:
     """The "Posts → News" snippet changes labels->name only; REST's `name` stays "Posts"."""
-    edit = {"post": {"viewable": True, "labels": {"name": "News", "singular_name": "News"}},
-            "page": {"viewable": True, "labels": {"name": 7}}}
+    edit = {
+        "post": {"viewable": True, "labels": {"name": "News", "singular_name": "News"}},
+        "page": {"viewable": True, "labels": {"name": 7}},
+    }
     found = {t.slug: t for t in listed_post_types(types_view(), edit)}
     assert found["post"].label == "News"
     assert found["page"].label == "Pages"  # an odd labels.name is ignored
-    taxonomies = {t.slug: t for t in listed_taxonomies(taxonomies_view(), {
-        "post_tag": {"labels": {"name": "Keywords"}}})}
+    taxonomies = {
+        t.slug: t
+        for t in listed_taxonomies(
+            taxonomies_view(), {"post_tag": {"labels": {"name": "Keywords"}}}
+        )
+    }
     assert taxonomies["post_tag"].label == "Keywords"
 
 
@@ -265,24 +304,34 @@ def taxonomies_view() -> dict[str, Any]:
         "post_format": item("post_format", "Formats", "post_format"),
         "nav_menu": item("nav_menu", "Navigation Menus", "menus"),
         "wp_theme": item("wp_theme", "Themes", "wp_theme"),
-        "wp_template_part_area": item("wp_template_part_area", "Template Part Areas",
-                                      "wp_template_part_area"),
-        "wp_pattern_category": item("wp_pattern_category", "Pattern Categories",
-                                    "wp_pattern_category"),
+        "wp_template_part_area": item(
+            "wp_template_part_area", "Template Part Areas", "wp_template_part_area"
+        ),
+        "wp_pattern_category": item(
+            "wp_pattern_category", "Pattern Categories", "wp_pattern_category"
+        ),
         "product_cat": item("product_cat", "Produktkategorien", "product_cat"),
-        "product_visibility": item("product_visibility", "Product visibility",
-                                   "product_visibility"),
+        "product_visibility": item(
+            "product_visibility", "Product visibility", "product_visibility"
+        ),
     }
 
 
 def test_taxonomies_from_edit_context_visibility_public() -> None:
-    edit = {slug: {"visibility": {"public": True, "show_ui": True}}
-            for slug in taxonomies_view()}
-    for hidden in ("nav_menu", "wp_theme", "wp_template_part_area", "wp_pattern_category",
-                   "product_visibility"):
+    edit = {slug: {"visibility": {"public": True, "show_ui": True}} for slug in taxonomies_view()}
+    for hidden in (
+        "nav_menu",
+        "wp_theme",
+        "wp_template_part_area",
+        "wp_pattern_category",
+        "product_visibility",
+    ):
         edit[hidden]["visibility"]["public"] = False
     assert slugs(public_taxonomies(taxonomies_view(), edit)) == [
-        "category", "post_tag", "post_format", "product_cat",
+        "category",
+        "post_tag",
+        "post_format",
+        "product_cat",
     ]
 
 
@@ -309,12 +358,19 @@ def test_empty_lists() -> None:
 
 def refused(status: int, code: str | None, message: str = "Sorry.") -> HttpResponse:
     if code is None:
-        return HttpResponse(status, {"content-type": "text/html"},
-                            b"<html><body><h1>Access denied</h1>Wordfence</body></html>",
-                            "https://blog.example.com/wp-json/wp/v2/types")
+        return HttpResponse(
+            status,
+            {"content-type": "text/html"},
+            b"<html><body><h1>Access denied</h1>Wordfence</body></html>",
+            "https://blog.example.com/wp-json/wp/v2/types",
+        )
     body = json.dumps({"code": code, "message": message, "data": {"status": status}}).encode()
-    return HttpResponse(status, {"content-type": "application/json"}, body,
-                        "https://blog.example.com/wp-json/wp/v2/types")
+    return HttpResponse(
+        status,
+        {"content-type": "application/json"},
+        body,
+        "https://blog.example.com/wp-json/wp/v2/types",
+    )
 
 
 URL = "https://blog.example.com/wp-json/wp/v2/types?context=edit"
@@ -326,10 +382,16 @@ def assert_no_secret(error: Exception) -> None:
     assert PASSWORD.replace(" ", "") not in text
 
 
-@pytest.mark.parametrize("code", [
-    "incorrect_password", "invalid_username", "invalid_email",
-    "application_passwords_disabled", "application_passwords_disabled_for_user",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "incorrect_password",
+        "invalid_username",
+        "invalid_email",
+        "application_passwords_disabled",
+        "application_passwords_disabled_for_user",
+    ],
+)
 def test_rejected_credentials(code: str) -> None:
     error = access_error(refused(401, code), URL, site(), credentials_sent=True)
     assert isinstance(error, CredentialsRejected)
@@ -338,8 +400,7 @@ def test_rejected_credentials(code: str) -> None:
 
 
 def test_credentials_ignored_is_a_401_with_credentials_sent() -> None:
-    error = access_error(refused(401, "rest_forbidden_context"), URL, site(),
-                         credentials_sent=True)
+    error = access_error(refused(401, "rest_forbidden_context"), URL, site(), credentials_sent=True)
     assert isinstance(error, CredentialsIgnored)
     assert "https" in str(error).lower()
     assert "sites[3].wordpress" in str(error)
@@ -347,15 +408,19 @@ def test_credentials_ignored_is_a_401_with_credentials_sent() -> None:
 
 
 def test_401_with_credentials_where_application_passwords_exist_is_rejected() -> None:
-    error = access_error(refused(401, "rest_forbidden_context"), URL, site(),
-                         credentials_sent=True, application_passwords_available=True)
+    error = access_error(
+        refused(401, "rest_forbidden_context"),
+        URL,
+        site(),
+        credentials_sent=True,
+        application_passwords_available=True,
+    )
     assert isinstance(error, CredentialsRejected)
     assert_no_secret(error)
 
 
 def test_403_with_credentials_is_about_user_rights() -> None:
-    error = access_error(refused(403, "rest_forbidden_context"), URL, site(),
-                         credentials_sent=True)
+    error = access_error(refused(403, "rest_forbidden_context"), URL, site(), credentials_sent=True)
     assert isinstance(error, RestAccessDenied)
     assert not isinstance(error, (CredentialsRejected, CredentialsIgnored))
     assert error.status == 403
@@ -369,8 +434,9 @@ def test_403_with_credentials_is_about_user_rights() -> None:
 @pytest.mark.parametrize("credentials", [True, False])
 @pytest.mark.parametrize("status", [401, 403])
 def test_html_block_page(credentials: bool, status: int) -> None:
-    error = access_error(refused(status, None), URL, site(credentials),
-                         credentials_sent=credentials)
+    error = access_error(
+        refused(status, None), URL, site(credentials), credentials_sent=credentials
+    )
     assert isinstance(error, RestAccessDenied)
     assert not isinstance(error, (CredentialsRejected, CredentialsIgnored))
     assert error.code is None
@@ -379,12 +445,14 @@ def test_html_block_page(credentials: bool, status: int) -> None:
     assert_no_secret(error)
 
 
-@pytest.mark.parametrize("status,code", [(401, "rest_not_logged_in"),
-                                         (401, "rest_cannot_access"),
-                                         (403, "rest_forbidden")])
+@pytest.mark.parametrize(
+    "status,code",
+    [(401, "rest_not_logged_in"), (401, "rest_cannot_access"), (403, "rest_forbidden")],
+)
 def test_anonymous_refused_asks_for_credentials(status: int, code: str) -> None:
-    error = access_error(refused(status, code), URL, site(credentials=False),
-                         credentials_sent=False)
+    error = access_error(
+        refused(status, code), URL, site(credentials=False), credentials_sent=False
+    )
     assert isinstance(error, RestAccessDenied)
     assert error.code == code
     assert "sites[3].wordpress.username" in str(error)
@@ -392,13 +460,16 @@ def test_anonymous_refused_asks_for_credentials(status: int, code: str) -> None:
 
 
 def test_every_access_error_is_a_wordpress_error() -> None:
-    for response, sent in ((refused(401, "incorrect_password"), True),
-                           (refused(401, "rest_forbidden"), True),
-                           (refused(403, "rest_forbidden"), True),
-                           (refused(403, None), False),
-                           (refused(401, "rest_forbidden"), False)):
-        assert isinstance(access_error(response, URL, site(sent), credentials_sent=sent),
-                          WordPressError)
+    for response, sent in (
+        (refused(401, "incorrect_password"), True),
+        (refused(401, "rest_forbidden"), True),
+        (refused(403, "rest_forbidden"), True),
+        (refused(403, None), False),
+        (refused(401, "rest_forbidden"), False),
+    ):
+        assert isinstance(
+            access_error(response, URL, site(sent), credentials_sent=sent), WordPressError
+        )
 
 
 # --- discovery falls back when the home page is unreadable -----------------------------------
@@ -417,13 +488,20 @@ def broken_home() -> Iterator[str]:
 
 
 def read_site(url: str) -> tuple[dict[str, int], dict[str, int]]:
-    the_site = SiteConfig(key_path="sites[0]", name="blog", site_id=5, api_key=None,
-                          wordpress=WordPressConfig(url=url, timeout=5))
+    the_site = SiteConfig(
+        key_path="sites[0]",
+        name="blog",
+        site_id=5,
+        api_key=None,
+        wordpress=WordPressConfig(url=url, timeout=5),
+    )
     policy = RetryPolicy(2, 60, tenacity.wait_fixed(0), lambda seconds: None)
     log = logging.LoggerAdapter(logging.getLogger("tests.wordpress"), {"site": "blog"})
     structure = read_structure(the_site, policy, log)
-    return ({t.slug: t.count for t in structure.post_types},
-            {t.slug: t.count for t in structure.taxonomies})
+    return (
+        {t.slug: t.count for t in structure.post_types},
+        {t.slug: t.count for t in structure.taxonomies},
+    )
 
 
 def test_discovery_falls_back_to_wp_json(healthy_home: str) -> None:

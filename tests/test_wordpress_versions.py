@@ -24,7 +24,10 @@ VERSIONS = {"plugins61": "6.1", "wp65": "6.5", "wp66": "6.6", "wp67": "6.7"}
 PLUGIN_COUNTS = {
     "post_types": {"lead": 5, "faq": 6, "product": 8, "store": 1, "portfolio": 9},
     "taxonomies": {
-        "lead_source": 3, "product_cat": 7, "product_tag": 6, "store_region": 2,
+        "lead_source": 3,
+        "product_cat": 7,
+        "product_tag": 6,
+        "store_region": 2,
         "portfolio_type": 1,
     },
 }
@@ -52,7 +55,10 @@ def site(request: pytest.FixtureRequest, wordpress) -> WordPressSite:
 
 def test_variants_have_their_core() -> None:
     assert {name: VARIANTS[name].core for name in VERSIONS} == {
-        "plugins61": "debian", "wp65": "6.5", "wp66": "6.6", "wp67": "6.7",
+        "plugins61": "debian",
+        "wp65": "6.5",
+        "wp66": "6.6",
+        "wp67": "6.7",
     }
 
 
@@ -76,13 +82,18 @@ def test_runs_on_mariadb(site: WordPressSite) -> None:
 
 def test_core_parts_present(site: WordPressSite) -> None:
     root = site.root_dir
-    for part in ("wp-includes/class-wp-application-passwords.php",
-                 "wp-includes/rest-api/endpoints/class-wp-rest-post-types-controller.php",
-                 "wp-includes/class-wp-xmlrpc-server.php", "wp-admin/includes/upgrade.php",
-                 "xmlrpc.php", "wp-login.php",
-                 # static files a Playground build keeps apart (the install script puts
-                 # them back); PHP reads the first one for classic themes
-                 "wp-includes/css/classic-themes.min.css", "wp-includes/css/dashicons.min.css"):
+    for part in (
+        "wp-includes/class-wp-application-passwords.php",
+        "wp-includes/rest-api/endpoints/class-wp-rest-post-types-controller.php",
+        "wp-includes/class-wp-xmlrpc-server.php",
+        "wp-admin/includes/upgrade.php",
+        "xmlrpc.php",
+        "wp-login.php",
+        # static files a Playground build keeps apart (the install script puts
+        # them back); PHP reads the first one for classic themes
+        "wp-includes/css/classic-themes.min.css",
+        "wp-includes/css/dashicons.min.css",
+    ):
         assert (root / part).is_file(), part
     assert site.php("echo wp_is_application_passwords_available() ? 'yes' : 'no';") == "yes"
 
@@ -155,9 +166,7 @@ def test_expected_is_wordpress_truth(site: WordPressSite) -> None:
         assert entry["public"] or entry["viewable"]
 
 
-def test_missing_build_says_how_to_install(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_missing_build_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(wordpress_support, "BUILDS_DIR", tmp_path)
     with pytest.raises(WordPressUnavailable, match="install-wordpress-builds.py"):
         wordpress_support.core_source("6.7")
@@ -168,6 +177,9 @@ def test_pages_without_php_warnings(site: WordPressSite) -> None:
         with urllib.request.urlopen(site.url + path, timeout=30) as response:
             assert response.status == 200, path
     log = (site.root_dir.parent / "php-server.log").read_text(errors="replace")
-    problems = [line for line in log.splitlines()
-                if re.search(r"PHP (Warning|Fatal error|Parse error|Notice)", line)]
+    problems = [
+        line
+        for line in log.splitlines()
+        if re.search(r"PHP (Warning|Fatal error|Parse error|Notice)", line)
+    ]
     assert problems == []

@@ -66,13 +66,19 @@ WAIT = 7.0  # the fixed retry wait; recorded by the fake sleep, never slept
 LOG = logging.LoggerAdapter(logging.getLogger("tests.xmlrpc_adapter"), {"site": "blog"})
 HUGE = 64 * 1024 * 1024  # far past the cap plus what loopback socket buffers can hold
 
-HTML_PAGE = (b"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"UTF-8\">"
-             b"<title>My blog</title><link rel=\"stylesheet\" href=\"/style.css\">"
-             b"</head><body><p>Hello<br></body></html>")
-HTML_403 = (b"<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden"
-            b"</h1></center><hr><center>nginx</center>\r\n</body></html>")
-WELL_FORMED_HTML = (b"<!DOCTYPE html>\n<html><head><title>Blocked</title></head>"
-                    b"<body><p>Access to xmlrpc.php is blocked by the firewall.</p></body></html>")
+HTML_PAGE = (
+    b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="UTF-8">'
+    b'<title>My blog</title><link rel="stylesheet" href="/style.css">'
+    b"</head><body><p>Hello<br></body></html>"
+)
+HTML_403 = (
+    b"<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden"
+    b"</h1></center><hr><center>nginx</center>\r\n</body></html>"
+)
+WELL_FORMED_HTML = (
+    b"<!DOCTYPE html>\n<html><head><title>Blocked</title></head>"
+    b"<body><p>Access to xmlrpc.php is blocked by the firewall.</p></body></html>"
+)
 
 
 @pytest.fixture
@@ -108,12 +114,15 @@ class Streamer:
 
     def __call__(self, conn: socket.socket) -> None:
         read_request(conn)
-        head = [f"HTTP/1.1 {self.status} Whatever", "Content-Type: text/xml; charset=UTF-8",
-                "Connection: close"]
+        head = [
+            f"HTTP/1.1 {self.status} Whatever",
+            "Content-Type: text/xml; charset=UTF-8",
+            "Connection: close",
+        ]
         if self.declare_length:
             head.append(f"Content-Length: {self.total}")
         conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode())
-        prefix = b"<?xml version=\"1.0\"?><methodResponse><params><param><value><array><data>"
+        prefix = b'<?xml version="1.0"?><methodResponse><params><param><value><array><data>'
         item = b"<value><string>" + b"x" * 1000 + b"</string></value>\n"
         chunk = prefix + item * ((64 * 1024 - len(prefix)) // len(item))
         try:
@@ -135,24 +144,49 @@ def refused_endpoint() -> str:
 # --- the agent's side ---------------------------------------------------------------------
 
 
-def site_for(endpoint: str, *, password: str = PASSWORD, verify: bool | str = True,
-             timeout: float = 5.0, **extra: Any) -> SiteConfig:
+def site_for(
+    endpoint: str,
+    *,
+    password: str = PASSWORD,
+    verify: bool | str = True,
+    timeout: float = 5.0,
+    **extra: Any,
+) -> SiteConfig:
     home = endpoint.rsplit("/", 1)[0] + "/"
     return SiteConfig(
-        key_path="sites[0]", name="blog", site_id=5, api_key=Secret("igny8-key-0123456789"),
-        wordpress=WordPressConfig(url=home, username=USERNAME, app_password=Secret(password),
-                                  xmlrpc="always", timeout=timeout, verify=verify),
+        key_path="sites[0]",
+        name="blog",
+        site_id=5,
+        api_key=Secret("igny8-key-0123456789"),
+        wordpress=WordPressConfig(
+            url=home,
+            username=USERNAME,
+            app_password=Secret(password),
+            xmlrpc="always",
+            timeout=timeout,
+            verify=verify,
+        ),
         **extra,
     )
 
 
-def reader_for(endpoint: str, waits: list[float], *, max_attempts: int = 3,
-               **site: Any) -> XmlrpcReader:
-    policy = RetryPolicy(max_attempts=max_attempts, max_seconds=3600.0,
-                         wait=tenacity.wait_fixed(WAIT), sleep=waits.append)
+def reader_for(
+    endpoint: str, waits: list[float], *, max_attempts: int = 3, **site: Any
+) -> XmlrpcReader:
+    policy = RetryPolicy(
+        max_attempts=max_attempts,
+        max_seconds=3600.0,
+        wait=tenacity.wait_fixed(WAIT),
+        sleep=waits.append,
+    )
     config = site_for(endpoint, **site)
-    http = HttpClient(new_session(), timeout=config.wordpress.timeout,
-                      verify=config.wordpress.verify, policy=policy, log=LOG)
+    http = HttpClient(
+        new_session(),
+        timeout=config.wordpress.timeout,
+        verify=config.wordpress.verify,
+        policy=policy,
+        log=LOG,
+    )
     return XmlrpcReader(config, endpoint, http, LOG)
 
 
@@ -161,11 +195,15 @@ def read(reader: XmlrpcReader) -> SiteStructure:
     exclusions: see test_reader.py)."""
     post_types, taxonomies = reader.list_public()
     return SiteStructure(
-        post_types=tuple(ContentType(t.slug, t.label, reader.count_published(t.slug))
-                         for t in post_types),
-        taxonomies=tuple(ContentType(t.slug, t.label, reader.count_terms(t.slug))
-                         for t in taxonomies),
-        read_at=datetime.now(UTC), source=f"XML-RPC at {reader.endpoint}")
+        post_types=tuple(
+            ContentType(t.slug, t.label, reader.count_published(t.slug)) for t in post_types
+        ),
+        taxonomies=tuple(
+            ContentType(t.slug, t.label, reader.count_terms(t.slug)) for t in taxonomies
+        ),
+        read_at=datetime.now(UTC),
+        source=f"XML-RPC at {reader.endpoint}",
+    )
 
 
 @pytest.fixture
@@ -207,16 +245,26 @@ def labels(items: list[Listed]) -> dict[str, str]:
 
 
 def as_dicts(structure: SiteStructure) -> tuple[dict[str, tuple[str, int]], ...]:
-    return tuple({t.slug: (t.label, t.count) for t in part}
-                 for part in (structure.post_types, structure.taxonomies))
+    return tuple(
+        {t.slug: (t.label, t.count) for t in part}
+        for part in (structure.post_types, structure.taxonomies)
+    )
 
 
 # Everything public: attachments are 'inherit', never published; excluding them (and
 # post_format) is the site reader's job.
-EXPECTED_TYPES = {"post": ("Posts", 1234), "page": ("Pages", 7), "attachment": ("Media", 0),
-                  "book": ("Books", 4)}
-EXPECTED_TAXONOMIES = {"category": ("Categories", 3), "post_tag": ("Tags", 501),
-                       "post_format": ("Formats", 1), "genre": ("Genres", 2)}
+EXPECTED_TYPES = {
+    "post": ("Posts", 1234),
+    "page": ("Pages", 7),
+    "attachment": ("Media", 0),
+    "book": ("Books", 4),
+}
+EXPECTED_TAXONOMIES = {
+    "category": ("Categories", 3),
+    "post_tag": ("Tags", 501),
+    "post_format": ("Formats", 1),
+    "genre": ("Genres", 2),
+}
 
 
 # --- python-wordpress-xmlrpc on this Python: collections.Iterable ---------------------------
@@ -233,7 +281,9 @@ def test_list_result_goes_through_results_class() -> None:
     result = GetTaxonomies().process_result(raw)
     assert [type(t) for t in result] == [WordPressTaxonomy, WordPressTaxonomy]
     assert [(t.name, t.label, t.public) for t in result] == [
-        ("category", "Categories", True), ("genre", "Genres", True)]
+        ("category", "Categories", True),
+        ("genre", "Genres", True),
+    ]
 
 
 def test_without_the_stand_in_the_library_breaks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,15 +312,15 @@ def test_read_public_types_and_taxonomies_with_labels_and_counts(
     assert waits == []
 
 
-def test_published_posts_are_counted_in_pages_of_500(
-    wp: FakeWordPress, waits: list[float]
-) -> None:
+def test_published_posts_are_counted_in_pages_of_500(wp: FakeWordPress, waits: list[float]) -> None:
     reader = reader_for(wp.endpoint, waits)
     assert reader.count_published("post") == 1234
     queries = [args[0] for args in wp.calls_to("wp.getPosts")]
     assert [(q["post_type"], q["post_status"], q["number"], q["offset"]) for q in queries] == [
-        ("post", "publish", 500, 0), ("post", "publish", 500, 500),
-        ("post", "publish", 500, 1000)]
+        ("post", "publish", 500, 0),
+        ("post", "publish", 500, 500),
+        ("post", "publish", 500, 1000),
+    ]
     assert all(args[1] == ["post_id"] for args in wp.calls_to("wp.getPosts"))
 
 
@@ -287,21 +337,27 @@ def test_terms_are_counted_with_empty_ones_in_pages(wp: FakeWordPress, waits: li
     assert reader.count_terms("genre") == 2  # both empty
     queries = [args for args in wp.calls_to("wp.getTerms")]
     assert [(name, q["hide_empty"], q["number"], q["offset"]) for name, q in queries] == [
-        ("post_tag", False, 500, 0), ("post_tag", False, 500, 500), ("genre", False, 500, 0)]
+        ("post_tag", False, 500, 0),
+        ("post_tag", False, 500, 500),
+        ("genre", False, 500, 0),
+    ]
 
 
 def read_site(endpoint: str, waits: list[float], **site: Any) -> SiteStructure:
     """The whole read of a site with `xmlrpc: always`, as `sync` does it."""
-    policy = RetryPolicy(max_attempts=3, max_seconds=3600.0, wait=tenacity.wait_fixed(WAIT),
-                         sleep=waits.append)
+    policy = RetryPolicy(
+        max_attempts=3, max_seconds=3600.0, wait=tenacity.wait_fixed(WAIT), sleep=waits.append
+    )
     return read_structure(site_for(endpoint, **site), policy, LOG)
 
 
-def test_the_site_reader_excludes_before_counting(
-    wp: FakeWordPress, waits: list[float]
-) -> None:
-    structure = read_site(wp.endpoint, waits, exclude_post_types=("attachment", "page"),
-                          exclude_taxonomies=("post_format", "post_tag"))
+def test_the_site_reader_excludes_before_counting(wp: FakeWordPress, waits: list[float]) -> None:
+    structure = read_site(
+        wp.endpoint,
+        waits,
+        exclude_post_types=("attachment", "page"),
+        exclude_taxonomies=("post_format", "post_tag"),
+    )
     post_types, taxonomies = as_dicts(structure)
     assert post_types == {"post": ("Posts", 1234), "book": ("Books", 4)}
     assert taxonomies == {"category": ("Categories", 3), "genre": ("Genres", 2)}
@@ -398,9 +454,7 @@ def test_tls_default_verify_rejects_a_self_signed_certificate_without_retrying(
 
 
 @pytest.mark.parametrize("declare_length", [True, False], ids=["declared", "streamed"])
-def test_an_answer_over_the_size_cap_is_not_read(
-    declare_length: bool, waits: list[float]
-) -> None:
+def test_an_answer_over_the_size_cap_is_not_read(declare_length: bool, waits: list[float]) -> None:
     streamer = Streamer(HUGE, declare_length=declare_length)
     with raw_server(streamer) as server:
         exc = failure(reader_for(server.url_for("xmlrpc.php"), waits), ResponseTooLarge)
@@ -461,8 +515,9 @@ def test_a_method_missing_from_supported_methods(wp: FakeWordPress, waits: list[
     assert waits == []
 
 
-@pytest.mark.parametrize("when", [None, "wp.getPostTypes", "wp.getPosts"],
-                         ids=["first-request", "listing", "counting"])
+@pytest.mark.parametrize(
+    "when", [None, "wp.getPostTypes", "wp.getPosts"], ids=["first-request", "listing", "counting"]
+)
 @pytest.mark.parametrize(
     ("answer", "words"),
     [
@@ -546,38 +601,71 @@ def test_connection_reset_is_transient(waits: list[float]) -> None:
 # --- xmlrpc_endpoint ----------------------------------------------------------------------
 
 
-def home(body: bytes = b"<html><head></head><body></body></html>", *,
-         url: str = "https://example.com/", headers: dict[str, str] | None = None) -> HttpResponse:
+def home(
+    body: bytes = b"<html><head></head><body></body></html>",
+    *,
+    url: str = "https://example.com/",
+    headers: dict[str, str] | None = None,
+) -> HttpResponse:
     return HttpResponse(status=200, headers=headers or {}, body=body, url=url)
 
 
 @pytest.mark.parametrize(
     ("page", "expected"),
     [
-        (home(headers={"x-pingback": "https://example.com/wp/xmlrpc.php"}),
-         "https://example.com/wp/xmlrpc.php"),
-        (home(b'<head><link rel="pingback" href="https://example.com/blog/xmlrpc.php"></head>'),
-         "https://example.com/blog/xmlrpc.php"),
-        (home(b"<head><link rel='pingback' href='https://example.com/b/xmlrpc.php' /></head>"),
-         "https://example.com/b/xmlrpc.php"),
-        (home(b'<head><link rel="EditURI" type="application/rsd+xml" title="RSD" '
-              b'href="https://example.com/cms/xmlrpc.php?rsd" /></head>'),
-         "https://example.com/cms/xmlrpc.php"),
-        (home(b'<link rel="pingback" href="https://example.com/from-link/xmlrpc.php">',
-              headers={"x-pingback": "https://example.com/from-header/xmlrpc.php"}),
-         "https://example.com/from-header/xmlrpc.php"),
+        (
+            home(headers={"x-pingback": "https://example.com/wp/xmlrpc.php"}),
+            "https://example.com/wp/xmlrpc.php",
+        ),
+        (
+            home(b'<head><link rel="pingback" href="https://example.com/blog/xmlrpc.php"></head>'),
+            "https://example.com/blog/xmlrpc.php",
+        ),
+        (
+            home(b"<head><link rel='pingback' href='https://example.com/b/xmlrpc.php' /></head>"),
+            "https://example.com/b/xmlrpc.php",
+        ),
+        (
+            home(
+                b'<head><link rel="EditURI" type="application/rsd+xml" title="RSD" '
+                b'href="https://example.com/cms/xmlrpc.php?rsd" /></head>'
+            ),
+            "https://example.com/cms/xmlrpc.php",
+        ),
+        (
+            home(
+                b'<link rel="pingback" href="https://example.com/from-link/xmlrpc.php">',
+                headers={"x-pingback": "https://example.com/from-header/xmlrpc.php"},
+            ),
+            "https://example.com/from-header/xmlrpc.php",
+        ),
         (home(url="https://www.example.com/blog/"), "https://www.example.com/blog/xmlrpc.php"),
         (home(url="https://example.com/?lang=en"), "https://example.com/xmlrpc.php"),
-        (home(b'<link rel="pingback" href="/xmlrpc.php">', url="https://example.com/site"),
-         "https://example.com/xmlrpc.php"),
-        (home(headers={"x-pingback": "https://elsewhere.example.net/xmlrpc.php"}),
-         "https://example.com/xmlrpc.php"),
-        (home(headers={"x-pingback": "http://example.com/xmlrpc.php"}),
-         "https://example.com/xmlrpc.php"),
+        (
+            home(b'<link rel="pingback" href="/xmlrpc.php">', url="https://example.com/site"),
+            "https://example.com/xmlrpc.php",
+        ),
+        (
+            home(headers={"x-pingback": "https://elsewhere.example.net/xmlrpc.php"}),
+            "https://example.com/xmlrpc.php",
+        ),
+        (
+            home(headers={"x-pingback": "http://example.com/xmlrpc.php"}),
+            "https://example.com/xmlrpc.php",
+        ),
     ],
-    ids=["x-pingback", "link-pingback", "link-single-quotes", "rsd-edituri", "header-first",
-         "final-url", "final-url-query", "relative-link-resolved", "other-host-ignored",
-         "plain-http-from-https-ignored"],
+    ids=[
+        "x-pingback",
+        "link-pingback",
+        "link-single-quotes",
+        "rsd-edituri",
+        "header-first",
+        "final-url",
+        "final-url-query",
+        "relative-link-resolved",
+        "other-host-ignored",
+        "plain-http-from-https-ignored",
+    ],
 )
 def test_xmlrpc_endpoint_from_the_home_page(page: HttpResponse, expected: str) -> None:
     trusted = {("https", "example.com", 443), ("https", "www.example.com", 443)}

@@ -47,8 +47,9 @@ class Monitoring:
             self.metrics.write_textfile(self.config.metrics.textfile)
 
 
-def monitoring_for(config: Config, *, daemon: bool = False,
-                   metrics: Metrics | None = None) -> Monitoring:
+def monitoring_for(
+    config: Config, *, daemon: bool = False, metrics: Metrics | None = None
+) -> Monitoring:
     """Metrics when `metrics.*` asks for them (or `metrics` is given: the daemon keeps one
     across reloads), check-ins when `monitoring.ping_url` is set."""
     observers: list[PassObserver] = []

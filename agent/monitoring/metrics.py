@@ -45,28 +45,51 @@ class Metrics(PassObserver):
             from prometheus_client import ProcessCollector
 
             ProcessCollector(registry=self.registry)
-        info = Gauge(f"{PREFIX}_build_info", "The agent's version (always 1).", ["version"],
-                     registry=self.registry)
+        info = Gauge(
+            f"{PREFIX}_build_info",
+            "The agent's version (always 1).",
+            ["version"],
+            registry=self.registry,
+        )
         info.labels(version=__version__).set(1)
-        self.requests = Counter(f"{PREFIX}_requests_total",
-                                "Requests sent, by target (wordpress, backend, ping) and "
-                                "outcome (HTTP status, or what went wrong).",
-                                ["target", "outcome"], registry=self.registry)
-        self.retries = Counter(f"{PREFIX}_retries_total", "Retry waits, by target.",
-                               ["target"], registry=self.registry)
-        self.pushes = Counter(f"{PREFIX}_pushes_total",
-                              "Sites whose structure was pushed (ok) or not (failed).",
-                              ["result"], registry=self.registry)
-        self.checks = Counter(f"{PREFIX}_freshness_checks_total",
-                              "Freshness checks of one site, by result (unchanged, changed, "
-                              "failed).", ["result"], registry=self.registry)
-        self.pass_seconds = Gauge(f"{PREFIX}_last_pass_duration_seconds",
-                                  "How long the last pass took.", registry=self.registry)
-        self.pass_end = Gauge(f"{PREFIX}_last_pass_timestamp_seconds",
-                              "When the last pass ended.", registry=self.registry)
-        self.pass_sites = Gauge(f"{PREFIX}_last_pass_sites",
-                                "Sites of the last pass, by result (ok, failed).", ["result"],
-                                registry=self.registry)
+        self.requests = Counter(
+            f"{PREFIX}_requests_total",
+            "Requests sent, by target (wordpress, backend, ping) and "
+            "outcome (HTTP status, or what went wrong).",
+            ["target", "outcome"],
+            registry=self.registry,
+        )
+        self.retries = Counter(
+            f"{PREFIX}_retries_total", "Retry waits, by target.", ["target"], registry=self.registry
+        )
+        self.pushes = Counter(
+            f"{PREFIX}_pushes_total",
+            "Sites whose structure was pushed (ok) or not (failed).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.checks = Counter(
+            f"{PREFIX}_freshness_checks_total",
+            "Freshness checks of one site, by result (unchanged, changed, failed).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.pass_seconds = Gauge(
+            f"{PREFIX}_last_pass_duration_seconds",
+            "How long the last pass took.",
+            registry=self.registry,
+        )
+        self.pass_end = Gauge(
+            f"{PREFIX}_last_pass_timestamp_seconds",
+            "When the last pass ended.",
+            registry=self.registry,
+        )
+        self.pass_sites = Gauge(
+            f"{PREFIX}_last_pass_sites",
+            "Sites of the last pass, by result (ok, failed).",
+            ["result"],
+            registry=self.registry,
+        )
         for result in ("ok", "failed"):
             self.pass_sites.labels(result=result)
             self.pushes.labels(result=result)
@@ -105,8 +128,11 @@ class Metrics(PassObserver):
         try:
             write_to_textfile(str(path), self.registry)
         except OSError as exc:
-            log.warning("could not write the metrics to %s (%s): check metrics.textfile",
-                        path, exc.strerror or exc)
+            log.warning(
+                "could not write the metrics to %s (%s): check metrics.textfile",
+                path,
+                exc.strerror or exc,
+            )
 
     def serve(self, listen: tuple[str, int]) -> WSGIServer | None:
         """Serve /metrics in a thread of its own; a failure to listen is a warning."""
@@ -116,11 +142,19 @@ class Metrics(PassObserver):
         try:
             server, _thread = start_http_server(port, addr=host, registry=self.registry)
         except OSError as exc:
-            log.warning("cannot serve metrics on %s:%d (%s): check metrics.listen; the agent "
-                        "goes on without", host, port, exc.strerror or exc)
+            log.warning(
+                "cannot serve metrics on %s:%d (%s): check metrics.listen; the agent "
+                "goes on without",
+                host,
+                port,
+                exc.strerror or exc,
+            )
             return None
-        log.info("serving Prometheus metrics at http://%s:%d/metrics",
-                 f"[{host}]" if ":" in host else host, port)
+        log.info(
+            "serving Prometheus metrics at http://%s:%d/metrics",
+            f"[{host}]" if ":" in host else host,
+            port,
+        )
         return server
 
 
@@ -141,18 +175,25 @@ class _SiteGauges(Collector):
         families = {
             "last_success": GaugeMetricFamily(
                 f"{PREFIX}_site_last_success_timestamp_seconds",
-                "When the site's structure was last pushed successfully.", labels=["site"]),
+                "When the site's structure was last pushed successfully.",
+                labels=["site"],
+            ),
             "last_attempt": GaugeMetricFamily(
                 f"{PREFIX}_site_last_attempt_timestamp_seconds",
-                "When the site was last tried.", labels=["site"]),
+                "When the site was last tried.",
+                labels=["site"],
+            ),
             "ok": GaugeMetricFamily(
                 f"{PREFIX}_site_last_attempt_success",
                 "Whether the site's last attempt succeeded (1) or failed (0).",
-                labels=["site"]),
+                labels=["site"],
+            ),
             "post_types": GaugeMetricFamily(
-                f"{PREFIX}_site_post_types", "Post types in the last push.", labels=["site"]),
+                f"{PREFIX}_site_post_types", "Post types in the last push.", labels=["site"]
+            ),
             "taxonomies": GaugeMetricFamily(
-                f"{PREFIX}_site_taxonomies", "Taxonomies in the last push.", labels=["site"]),
+                f"{PREFIX}_site_taxonomies", "Taxonomies in the last push.", labels=["site"]
+            ),
         }
         for name, state in states.items():
             success = _timestamp(state.last_success)

@@ -52,21 +52,36 @@ class Pings(PassObserver):
     def _ping(self, kind: str, body: str) -> None:
         url = ping_url(self.url.reveal(), kind)
         with new_session(1) as session:
-            http = HttpClient(session, timeout=TIMEOUT_SECONDS, verify=True, policy=self.policy,
-                              log=logging.LoggerAdapter(_quiet_http, {"site": "agent"}),
-                              deadline=Deadline.after(BUDGET_SECONDS, "the check-in's budget"),
-                              follow_redirects=False)
+            http = HttpClient(
+                session,
+                timeout=TIMEOUT_SECONDS,
+                verify=True,
+                policy=self.policy,
+                log=logging.LoggerAdapter(_quiet_http, {"site": "agent"}),
+                deadline=Deadline.after(BUDGET_SECONDS, "the check-in's budget"),
+                follow_redirects=False,
+            )
             try:
-                response = http.request("POST", url, data=body.encode("utf-8"),
-                                        headers={"Content-Type": "text/plain; charset=utf-8"})
+                response = http.request(
+                    "POST",
+                    url,
+                    data=body.encode("utf-8"),
+                    headers={"Content-Type": "text/plain; charset=utf-8"},
+                )
             except AgentError as exc:
                 # Never the error's text: it would name the URL, which is a secret.
-                log.warning("the %s check-in to monitoring.ping_url failed (%s); the pass "
-                            "goes on", kind or "success", outcome_of(exc))
+                log.warning(
+                    "the %s check-in to monitoring.ping_url failed (%s); the pass goes on",
+                    kind or "success",
+                    outcome_of(exc),
+                )
                 return
         if not 200 <= response.status < 300:
-            log.warning("the %s check-in to monitoring.ping_url answered %d; the pass goes on",
-                        kind or "success", response.status)
+            log.warning(
+                "the %s check-in to monitoring.ping_url answered %d; the pass goes on",
+                kind or "success",
+                response.status,
+            )
 
 
 def ping_url(base: str, kind: str) -> str:

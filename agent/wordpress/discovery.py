@@ -43,8 +43,9 @@ class KnownPlaces:
 class Discovery:
     """The home page of one site and what it tells; `http` is that site's client."""
 
-    def __init__(self, site: SiteConfig, http: HttpClient, log: Log,
-                 known: KnownPlaces | None = None):
+    def __init__(
+        self, site: SiteConfig, http: HttpClient, log: Log, known: KnownPlaces | None = None
+    ):
         self.site = site
         self.http = http
         self.log = log
@@ -70,8 +71,9 @@ class Discovery:
         self._fetched = True
         url = self.site.wordpress.url
         try:
-            self.home_page = self.http.request("GET", url, truncate=True,
-                                               max_bytes=HOME_PAGE_BYTES, with_auth=False)
+            self.home_page = self.http.request(
+                "GET", url, truncate=True, max_bytes=HOME_PAGE_BYTES, with_auth=False
+            )
         except (WordPressError, HttpError) as exc:
             self.log.debug("home page %s unreadable (%s)", url, exc)
             return None
@@ -80,9 +82,14 @@ class Discovery:
             if same_site(origin_of(url), final):
                 self.http.auth_origins.add(final)
             elif self.http.auth is not None:
-                self.log.warning("the home page %s redirects to %s, another host: credentials "
-                                 "are not sent there. If that is the site, set %s.wordpress.url "
-                                 "to it", url, shown(self.home_page.url), self.site.key_path)
+                self.log.warning(
+                    "the home page %s redirects to %s, another host: credentials "
+                    "are not sent there. If that is the site, set %s.wordpress.url "
+                    "to it",
+                    url,
+                    shown(self.home_page.url),
+                    self.site.key_path,
+                )
         return self.home_page
 
     @property
@@ -108,8 +115,9 @@ class Discovery:
     def xmlrpc_endpoint(self) -> str:
         if self.known_endpoint:
             return self.known_endpoint
-        return xmlrpc_endpoint(self.site.wordpress.url, self.fetch_home_page(),
-                               self.http.auth_origins)
+        return xmlrpc_endpoint(
+            self.site.wordpress.url, self.fetch_home_page(), self.http.auth_origins
+        )
 
     def _credible(self, urls: list[str], what: str) -> list[str]:
         """Announced URLs credentials may go to (all of them when there are none)."""
@@ -118,9 +126,13 @@ class Discovery:
         kept = [url for url in urls if origin_of(url) in self.http.auth_origins]
         for url in urls:
             if url not in kept:
-                self.log.warning("the site names %s as its %s, on another origin than %s: "
-                                 "credentials are not sent there, so it is not used",
-                                 shown(url), what, self.site.wordpress.url)
+                self.log.warning(
+                    "the site names %s as its %s, on another origin than %s: "
+                    "credentials are not sent there, so it is not used",
+                    shown(url),
+                    what,
+                    self.site.wordpress.url,
+                )
         return kept
 
 
@@ -140,11 +152,13 @@ def same_site(configured: Origin, final: Origin) -> bool:
 def api_roots_from_page(page: HttpResponse) -> list[str]:
     """API roots announced by a home page: Link header first, then <link> tags."""
     roots = [
-        link["url"] for link in parse_header_links(page.header("link") or "")
+        link["url"]
+        for link in parse_header_links(page.header("link") or "")
         if link.get("rel") == API_REL and link.get("url")
     ]
-    roots += [tag["href"] for tag in link_tags(page.body)
-              if tag.get("rel") == API_REL and tag.get("href")]
+    roots += [
+        tag["href"] for tag in link_tags(page.body) if tag.get("rel") == API_REL and tag.get("href")
+    ]
     # Some plugins make them relative.
     return [url for url in (urljoin(page.url, root) for root in roots) if _is_web_url(url)]
 
@@ -173,10 +187,12 @@ def link_tags(html_body: bytes) -> list[dict[str, str]]:
     """The attributes of each <link> tag in an HTML page, names lower-cased."""
     tags = []
     for tag in LINK_TAG.findall(html_body):
-        tags.append({
-            name.lower().decode(): html.unescape((double or single).decode(errors="replace"))
-            for name, double, single in TAG_ATTRIBUTE.findall(tag)
-        })
+        tags.append(
+            {
+                name.lower().decode(): html.unescape((double or single).decode(errors="replace"))
+                for name, double, single in TAG_ATTRIBUTE.findall(tag)
+            }
+        )
     return tags
 
 

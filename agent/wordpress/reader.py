@@ -62,46 +62,70 @@ class _Chosen:
     why_xmlrpc_alone: str | None = None
 
 
-def read_structure(site: SiteConfig, policy: RetryPolicy, log: Log,
-                   on_request: Callable[[str], None] | None = None,
-                   pool: ThreadPoolExecutor | None = None,
-                   known: KnownPlaces | None = None) -> SiteStructure:
+def read_structure(
+    site: SiteConfig,
+    policy: RetryPolicy,
+    log: Log,
+    on_request: Callable[[str], None] | None = None,
+    pool: ThreadPoolExecutor | None = None,
+    known: KnownPlaces | None = None,
+) -> SiteStructure:
     """The site's public post types and taxonomies, with counts; raise WordPressError.
 
     `pool` runs the read's concurrent requests (a pass shares one among its sites,
     rather than starting threads for each); without one, the read has its own.
     `known`: where the last read found the APIs, tried first.
     """
-    return _read(site, policy, log, on_request, pool, known,
-                 lambda read: read.structure(read.choose()))
+    return _read(
+        site, policy, log, on_request, pool, known, lambda read: read.structure(read.choose())
+    )
 
 
-def read_shape(site: SiteConfig, policy: RetryPolicy, log: Log,
-               on_request: Callable[[str], None] | None = None,
-               pool: ThreadPoolExecutor | None = None,
-               known: KnownPlaces | None = None) -> SiteShape:
+def read_shape(
+    site: SiteConfig,
+    policy: RetryPolicy,
+    log: Log,
+    on_request: Callable[[str], None] | None = None,
+    pool: ThreadPoolExecutor | None = None,
+    known: KnownPlaces | None = None,
+) -> SiteShape:
     """Which post types and taxonomies the payload would hold, and their labels — the
     lists alone, nothing counted (the freshness check)."""
-    return _read(site, policy, log, on_request, pool, known,
-                 lambda read: read.shape(read.choose()))
+    return _read(site, policy, log, on_request, pool, known, lambda read: read.shape(read.choose()))
 
 
-def _read(site: SiteConfig, policy: RetryPolicy, log: Log,
-          on_request: Callable[[str], None] | None, pool: ThreadPoolExecutor | None,
-          known: KnownPlaces | None, what: Callable[[_SiteRead], T]) -> T:
+def _read(
+    site: SiteConfig,
+    policy: RetryPolicy,
+    log: Log,
+    on_request: Callable[[str], None] | None,
+    pool: ThreadPoolExecutor | None,
+    known: KnownPlaces | None,
+    what: Callable[[_SiteRead], T],
+) -> T:
     if pool is None:
-        with ThreadPoolExecutor(site.wordpress.max_connections + 1,
-                                thread_name_prefix=f"wp-{site.name}") as own_pool:
+        with ThreadPoolExecutor(
+            site.wordpress.max_connections + 1, thread_name_prefix=f"wp-{site.name}"
+        ) as own_pool:
             return _read(site, policy, log, on_request, own_pool, known, what)
     wp = site.wordpress
-    deadline = Deadline.after(wp.deadline,
-                              f"{site.key_path}.wordpress.deadline ({wp.deadline:g} s)")
+    deadline = Deadline.after(
+        wp.deadline, f"{site.key_path}.wordpress.deadline ({wp.deadline:g} s)"
+    )
     credentials = (wp.username, wp.app_password.reveal()) if wp.has_credentials else None
     with new_session(wp.max_connections) as session:
-        http = HttpClient(session, timeout=wp.timeout, verify=wp.verify, policy=policy,
-                          log=log, deadline=deadline, auth=credentials,
-                          auth_origins={origin_of(wp.url)}, max_in_flight=wp.max_connections,
-                          on_response=on_request)
+        http = HttpClient(
+            session,
+            timeout=wp.timeout,
+            verify=wp.verify,
+            policy=policy,
+            log=log,
+            deadline=deadline,
+            auth=credentials,
+            auth_origins={origin_of(wp.url)},
+            max_in_flight=wp.max_connections,
+            on_response=on_request,
+        )
         read = _SiteRead(site, http, pool, log, known)
         try:
             with _as_wordpress_errors(site):
@@ -111,8 +135,14 @@ def _read(site: SiteConfig, policy: RetryPolicy, log: Log,
 
 
 class _SiteRead:
-    def __init__(self, site: SiteConfig, http: HttpClient, pool: ThreadPoolExecutor, log: Log,
-                 known: KnownPlaces | None):
+    def __init__(
+        self,
+        site: SiteConfig,
+        http: HttpClient,
+        pool: ThreadPoolExecutor,
+        log: Log,
+        known: KnownPlaces | None,
+    ):
         self.site = site
         self.http = http
         self.pool = pool
@@ -125,8 +155,9 @@ class _SiteRead:
     @property
     def xmlrpc(self) -> XmlrpcReader:
         if self._xmlrpc is None:
-            self._xmlrpc = XmlrpcReader(self.site, self.discovery.xmlrpc_endpoint(), self.http,
-                                        self.log)
+            self._xmlrpc = XmlrpcReader(
+                self.site, self.discovery.xmlrpc_endpoint(), self.http, self.log
+            )
         return self._xmlrpc
 
     def submit(self, call: Callable[[], T]) -> Future[T]:
@@ -155,10 +186,9 @@ class _SiteRead:
         chosen = self._choose()
         return replace(
             chosen,
-            post_types=[t for t in chosen.post_types
-                        if t.slug not in self.site.exclude_post_types],
-            taxonomies=[t for t in chosen.taxonomies
-                        if t.slug not in self.site.exclude_taxonomies])
+            post_types=[t for t in chosen.post_types if t.slug not in self.site.exclude_post_types],
+            taxonomies=[t for t in chosen.taxonomies if t.slug not in self.site.exclude_taxonomies],
+        )
 
     def _choose(self) -> _Chosen:
         mode = self.site.wordpress.xmlrpc
@@ -177,48 +207,67 @@ class _SiteRead:
             try:
                 return self._all_over_xmlrpc(xmlrpc_listing, why=f"REST failed: {rest_error}")
             except (WordPressError, HttpError) as xmlrpc_error:
-                raise WordPressError(f"{rest_error}; and XML-RPC could not be used either: "
-                                     f"{xmlrpc_error}") from None
+                raise WordPressError(
+                    f"{rest_error}; and XML-RPC could not be used either: {xmlrpc_error}"
+                ) from None
         if xmlrpc_listing is None:
             self._say_how_public_is_judged(listing, mode)
             return self._rest_only(listing)
         try:
             authority = xmlrpc_listing.result()
         except (WordPressError, HttpError) as exc:
-            self.log.warning("XML-RPC could not be used (%s): which post types are public is "
-                             "judged by REST's `viewable`, and types registered without REST "
-                             "(show_in_rest => false) cannot be seen", exc)
+            self.log.warning(
+                "XML-RPC could not be used (%s): which post types are public is "
+                "judged by REST's `viewable`, and types registered without REST "
+                "(show_in_rest => false) cannot be seen",
+                exc,
+            )
             return self._rest_only(listing)
         return self._by_authority(listing, authority)
 
     def _rest_only(self, listing: RestListing) -> _Chosen:
-        return _Chosen([t for t in listing.post_types if t.public],
-                       [t for t in listing.taxonomies if t.public], root=listing.root)
+        return _Chosen(
+            [t for t in listing.post_types if t.public],
+            [t for t in listing.taxonomies if t.public],
+            root=listing.root,
+        )
 
-    def _by_authority(self, listing: RestListing,
-                      authority: tuple[list[Listed], list[Listed]]) -> _Chosen:
+    def _by_authority(
+        self, listing: RestListing, authority: tuple[list[Listed], list[Listed]]
+    ) -> _Chosen:
         """XML-RPC says what is public and its label; REST's route counts where it lists."""
         chosen = []
-        for rest_items, public in zip((listing.post_types, listing.taxonomies), authority,
-                                      strict=True):
+        for rest_items, public in zip(
+            (listing.post_types, listing.taxonomies), authority, strict=True
+        ):
             routes = {item.slug: item.route for item in rest_items}
-            disagree = [item for item in rest_items
-                        if item.judged_by == BY_VIEWABLE
-                        and item.public != any(p.slug == item.slug for p in public)]
+            disagree = [
+                item
+                for item in rest_items
+                if item.judged_by == BY_VIEWABLE
+                and item.public != any(p.slug == item.slug for p in public)
+            ]
             if disagree:
-                self.log.info("WordPress's public flag overrules REST's `viewable` for: %s",
-                              ", ".join(f"{printable(i.slug)} ({'not ' if i.public else ''}"
-                                        "public)" for i in disagree))
+                self.log.info(
+                    "WordPress's public flag overrules REST's `viewable` for: %s",
+                    ", ".join(
+                        f"{printable(i.slug)} ({'not ' if i.public else ''}public)"
+                        for i in disagree
+                    ),
+                )
             chosen.append([replace(item, route=routes.get(item.slug)) for item in public])
         return _Chosen(chosen[0], chosen[1], root=listing.root, xmlrpc_endpoint=self.endpoint)
 
-    def _all_over_xmlrpc(self, listing: Future[tuple[list[Listed], list[Listed]]] | None,
-                         *, why: str) -> _Chosen:
+    def _all_over_xmlrpc(
+        self, listing: Future[tuple[list[Listed], list[Listed]]] | None, *, why: str
+    ) -> _Chosen:
         with _as_wordpress_errors(self.site):
-            post_types, taxonomies = (listing.result() if listing is not None
-                                      else self.xmlrpc.list_public())
-        return _Chosen(post_types, taxonomies, root=None, xmlrpc_endpoint=self.endpoint,
-                       why_xmlrpc_alone=why)
+            post_types, taxonomies = (
+                listing.result() if listing is not None else self.xmlrpc.list_public()
+            )
+        return _Chosen(
+            post_types, taxonomies, root=None, xmlrpc_endpoint=self.endpoint, why_xmlrpc_alone=why
+        )
 
     @property
     def endpoint(self) -> str:
@@ -227,58 +276,78 @@ class _SiteRead:
     # --- what comes of it: counts, or the shape alone ----------------------------
 
     def shape(self, chosen: _Chosen) -> SiteShape:
-        return SiteShape(tuple((t.slug, t.label) for t in chosen.post_types),
-                         tuple((t.slug, t.label) for t in chosen.taxonomies))
+        return SiteShape(
+            tuple((t.slug, t.label) for t in chosen.post_types),
+            tuple((t.slug, t.label) for t in chosen.taxonomies),
+        )
 
     def structure(self, chosen: _Chosen) -> SiteStructure:
         """Count what was chosen: over REST where REST lists it, else over XML-RPC."""
         with _as_wordpress_errors(self.site):
             counts = self._counts(chosen)
         if chosen.why_xmlrpc_alone:
-            self.log.info("read over XML-RPC at %s (%d calls), because %s", self.endpoint,
-                          self.xmlrpc.calls, chosen.why_xmlrpc_alone)
+            self.log.info(
+                "read over XML-RPC at %s (%d calls), because %s",
+                self.endpoint,
+                self.xmlrpc.calls,
+                chosen.why_xmlrpc_alone,
+            )
         sources = ([f"REST at {chosen.root}"] if chosen.root is not None else []) + (
-            [f"XML-RPC at {chosen.xmlrpc_endpoint}"] if chosen.xmlrpc_endpoint else [])
+            [f"XML-RPC at {chosen.xmlrpc_endpoint}"] if chosen.xmlrpc_endpoint else []
+        )
         structure = SiteStructure(
-            post_types=tuple(ContentType(t.slug, t.label, counts[POST_TYPE, t.slug])
-                             for t in chosen.post_types),
-            taxonomies=tuple(ContentType(t.slug, t.label, counts[TAXONOMY, t.slug])
-                             for t in chosen.taxonomies),
+            post_types=tuple(
+                ContentType(t.slug, t.label, counts[POST_TYPE, t.slug]) for t in chosen.post_types
+            ),
+            taxonomies=tuple(
+                ContentType(t.slug, t.label, counts[TAXONOMY, t.slug]) for t in chosen.taxonomies
+            ),
             read_at=datetime.now(UTC).replace(microsecond=0),
             source=" and ".join(sources),
             requests=self.http.requests_sent,
             api_root=chosen.root,
             xmlrpc_endpoint=chosen.xmlrpc_endpoint,
         )
-        self.log.info("WordPress lists %d public post types and %d public taxonomies (%s, "
-                      "%d requests)", len(structure.post_types), len(structure.taxonomies),
-                      structure.source, structure.requests)
+        self.log.info(
+            "WordPress lists %d public post types and %d public taxonomies (%s, %d requests)",
+            len(structure.post_types),
+            len(structure.taxonomies),
+            structure.source,
+            structure.requests,
+        )
         return structure
 
     def _counts(self, chosen: _Chosen) -> dict[tuple[str, str], int]:
         root = chosen.root
-        jobs = ([(POST_TYPE, t) for t in chosen.post_types]
-                + [(TAXONOMY, t) for t in chosen.taxonomies])
+        jobs = [(POST_TYPE, t) for t in chosen.post_types] + [
+            (TAXONOMY, t) for t in chosen.taxonomies
+        ]
         over_rest = [(kind, t) for kind, t in jobs if root is not None and t.route is not None]
         over_xmlrpc = [(kind, t) for kind, t in jobs if (kind, t) not in over_rest]
 
         def count_over_xmlrpc() -> dict[tuple[str, str], int]:
             # One call after another: the XML-RPC client is not thread-safe.
-            return {(kind, t.slug): self._count_over_xmlrpc(kind, t.slug)
-                    for kind, t in over_xmlrpc}
+            return {
+                (kind, t.slug): self._count_over_xmlrpc(kind, t.slug) for kind, t in over_xmlrpc
+            }
 
         calls: list[Callable[[], dict[tuple[str, str], int]]] = [
             lambda kind=kind, t=t: {(kind, t.slug): self.rest.count(root, t)}
-            for kind, t in over_rest]
+            for kind, t in over_rest
+        ]
         if over_xmlrpc:
             calls.append(count_over_xmlrpc)
         counts: dict[tuple[str, str], int] = {}
         for part in self.in_parallel(calls):
             counts.update(part)
         if over_xmlrpc and root is not None:
-            self.log.info("XML-RPC at %s adds what REST does not list: %s", self.endpoint,
-                          ", ".join(f"{printable(t.slug)} ({counts[kind, t.slug]})"
-                                    for kind, t in over_xmlrpc))
+            self.log.info(
+                "XML-RPC at %s adds what REST does not list: %s",
+                self.endpoint,
+                ", ".join(
+                    f"{printable(t.slug)} ({counts[kind, t.slug]})" for kind, t in over_xmlrpc
+                ),
+            )
         return counts
 
     def _count_over_xmlrpc(self, kind: str, slug: str) -> int:
@@ -290,17 +359,21 @@ class _SiteRead:
 
     def _say_how_public_is_judged(self, listing: RestListing, mode: str) -> None:
         if not self.site.wordpress.has_credentials:
-            self._once("no-credentials",
-                       "no WordPress credentials: post types and taxonomies registered without "
-                       f"REST cannot be seen (XML-RPC needs {self.site.key_path}.wordpress."
-                       "username and app_password), and which post types are public is judged "
-                       "by WordPress's list of internal types")
+            self._once(
+                "no-credentials",
+                "no WordPress credentials: post types and taxonomies registered without "
+                f"REST cannot be seen (XML-RPC needs {self.site.key_path}.wordpress."
+                "username and app_password), and which post types are public is judged "
+                "by WordPress's list of internal types",
+            )
         elif any(t.judged_by == BY_VIEWABLE for t in listing.post_types):
-            self._once("viewable",
-                       f"wordpress.xmlrpc is '{mode}': which post types are public is judged by "
-                       "REST's `viewable` (a type registered public => false, "
-                       "publicly_queryable => true is listed), and types registered without "
-                       "REST cannot be seen")
+            self._once(
+                "viewable",
+                f"wordpress.xmlrpc is '{mode}': which post types are public is judged by "
+                "REST's `viewable` (a type registered public => false, "
+                "publicly_queryable => true is listed), and types registered without "
+                "REST cannot be seen",
+            )
 
     def _once(self, what: str, message: str) -> None:
         if (self.site.name, what) not in _told:
@@ -321,13 +394,16 @@ class _as_wordpress_errors:
         url = self.site.wordpress.url
         where = f"{self.site.key_path}.wordpress"
         if isinstance(exc, TlsError):
-            raise WordPressTlsError(f"cannot read WordPress at {url}: {exc}. "
-                                    f"{sentence(tls_advice(exc.kind, where))}") from None
+            raise WordPressTlsError(
+                f"cannot read WordPress at {url}: {exc}. {sentence(tls_advice(exc.kind, where))}"
+            ) from None
         if isinstance(exc, DeadlineExceeded):
             raise WordPressTooSlow(
                 f"gave up reading WordPress at {url}: {exc}. If the site is slow but working, "
-                f"raise {where}.deadline") from None
+                f"raise {where}.deadline"
+            ) from None
         if isinstance(exc, HttpError):
-            raise WordPressUnreachable(f"cannot read WordPress at {url}: {exc}. Check "
-                                       f"{where}.url and that the site is up") from None
+            raise WordPressUnreachable(
+                f"cannot read WordPress at {url}: {exc}. Check {where}.url and that the site is up"
+            ) from None
         return False

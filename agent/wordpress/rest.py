@@ -35,19 +35,42 @@ T = TypeVar("T")
 InParallel = Callable[[Sequence[Callable[[], Any]]], list[Any]]
 
 # Without credentials REST cannot tell which types are public; these never are.
-INTERNAL_POST_TYPES = frozenset({
-    "nav_menu_item", "wp_block", "wp_template", "wp_template_part", "wp_navigation",
-    "wp_global_styles", "wp_font_family", "wp_font_face", "revision", "custom_css",
-    "customize_changeset", "oembed_cache", "user_request",
-})
-INTERNAL_TAXONOMIES = frozenset({
-    "nav_menu", "wp_theme", "wp_template_part_area", "wp_pattern_category", "link_category",
-})
+INTERNAL_POST_TYPES = frozenset(
+    {
+        "nav_menu_item",
+        "wp_block",
+        "wp_template",
+        "wp_template_part",
+        "wp_navigation",
+        "wp_global_styles",
+        "wp_font_family",
+        "wp_font_face",
+        "revision",
+        "custom_css",
+        "customize_changeset",
+        "oembed_cache",
+        "user_request",
+    }
+)
+INTERNAL_TAXONOMIES = frozenset(
+    {
+        "nav_menu",
+        "wp_theme",
+        "wp_template_part_area",
+        "wp_pattern_category",
+        "link_category",
+    }
+)
 # WordPress error codes that mean the username or application password is wrong.
-REJECTED_CREDENTIAL_CODES = frozenset({
-    "incorrect_password", "invalid_username", "invalid_email",
-    "application_passwords_disabled", "application_passwords_disabled_for_user",
-})
+REJECTED_CREDENTIAL_CODES = frozenset(
+    {
+        "incorrect_password",
+        "invalid_username",
+        "invalid_email",
+        "application_passwords_disabled",
+        "application_passwords_disabled_for_user",
+    }
+)
 
 # How a listing judged that a type is public, from the most to the least reliable.
 BY_FLAG = "public flag"  # WordPress's own `public` (taxonomies' visibility.public in REST)
@@ -133,8 +156,9 @@ class RestReader:
 
     def _get_json(self, root: str, route: str, params: dict[str, str]) -> dict[str, Any]:
         url, query = rest_url(root, route, params)
-        response = self.http.request("GET", url, params=query,
-                                     headers={"Accept": "application/json"})
+        response = self.http.request(
+            "GET", url, params=query, headers={"Accept": "application/json"}
+        )
         if response.status in (401, 403):
             error = self._access_error(response, url, root)
             if isinstance(error, RestAccessDenied) and error.code is None:
@@ -156,8 +180,9 @@ class RestReader:
         assert item.route is not None
         url, query = rest_url(root, item.route, {"per_page": "1", "_fields": "id"})
         for method in ("HEAD", "GET"):
-            response = self.http.request(method, url, params=query,
-                                         headers={"Accept": "application/json"})
+            response = self.http.request(
+                method, url, params=query, headers={"Accept": "application/json"}
+            )
             total = (response.header("x-wp-total") or "").strip()
             if response.status == 200 and total.isascii() and total.isdigit():
                 return plausible_count(int(total), item.slug, url)
@@ -174,9 +199,13 @@ class RestReader:
         available = None
         if self.http.auth is not None and response.status == 401:
             available = self._application_passwords_available(root)
-        return access_error(response, url, self.site,
-                            credentials_sent=self.http.auth is not None,
-                            application_passwords_available=available)
+        return access_error(
+            response,
+            url,
+            self.site,
+            credentials_sent=self.http.auth is not None,
+            application_passwords_available=available,
+        )
 
     def _application_passwords_available(self, root: str) -> bool | None:
         """Whether the site offers application passwords (its index says so).
@@ -242,8 +271,7 @@ def listed_taxonomies(view: dict[str, Any], edit: dict[str, Any]) -> list[Listed
     return listed
 
 
-def _listed(slug: str, item: dict[str, Any], in_edit: Any, public: bool,
-            judged_by: str) -> Listed:
+def _listed(slug: str, item: dict[str, Any], in_edit: Any, public: bool, judged_by: str) -> Listed:
     namespace = (_text(item.get("rest_namespace")) or "wp/v2").strip("/")
     base = (_text(item.get("rest_base")) or slug).strip("/")
     labels = in_edit.get("labels") if isinstance(in_edit, dict) else None
@@ -291,8 +319,10 @@ def access_error(
     if anonymous_despite_credentials and application_passwords_available is True:
         return _credentials_rejected(site, f"it answered {url_shown} as to an anonymous visitor")
     if anonymous_despite_credentials and code is not None:
-        cause = ("WordPress offers application passwords only over HTTPS (or when "
-                 "WP_ENVIRONMENT_TYPE is 'local')")
+        cause = (
+            "WordPress offers application passwords only over HTTPS (or when "
+            "WP_ENVIRONMENT_TYPE is 'local')"
+        )
         if application_passwords_available is None:
             cause = f"either the application password is wrong, or {cause}"
         return CredentialsIgnored(
@@ -305,19 +335,22 @@ def access_error(
         return RestAccessDenied(
             f"user {site.wordpress.username!r} may not read {url_shown} ({code}): use the "
             f"application password of an administrator in {where}",
-            response.status, code,
+            response.status,
+            code,
         )
     if code is None:
         return RestAccessDenied(
             f"the REST API of {site.wordpress.url} is blocked: {url_shown} answered "
             f"{response.status} with {describe_body(response)} (a firewall or security plugin?). "
             "Allow the agent's requests to the REST API, or use XML-RPC",
-            response.status, None,
+            response.status,
+            None,
         )
     return RestAccessDenied(
         f"WordPress at {site.wordpress.url} refuses anonymous REST requests ({code}): set "
         f"{where}.username and {where}.app_password (an administrator's application password)",
-        response.status, code,
+        response.status,
+        code,
     )
 
 
@@ -332,7 +365,7 @@ def _credentials_rejected(site: SiteConfig, how: str) -> CredentialsRejected:
 
 
 def describe_body(response: HttpResponse) -> str:
-    """"a text/html page ('Access denied')", or the content type."""
+    """ "a text/html page ('Access denied')", or the content type."""
     kind = (response.header("content-type") or "no content type").split(";")[0].strip()
     kind = quoted(kind, 60)
     if looks_like_html(response.body) or b"<" in response.body[:512]:

@@ -55,7 +55,8 @@ from agent.wordpress.rest import BY_FLAG, Listed
 
 # The library's base.py does `isinstance(x, collections.Iterable)`.
 wordpress_xmlrpc.base.collections = types.SimpleNamespace(  # type: ignore[attr-defined]
-    Iterable=collections.abc.Iterable)
+    Iterable=collections.abc.Iterable
+)
 
 PAGE_SIZE = 500
 
@@ -87,10 +88,12 @@ class XmlrpcReader:
         if not isinstance(raw_types, dict):
             raise self._malformed(f"wp.getPostTypes answered {_kind(raw_types)}, not a struct")
         if not isinstance(raw_taxonomies, list):
-            raise self._malformed(f"wp.getTaxonomies answered {_kind(raw_taxonomies)}, "
-                                  "not an array")
-        post_types = [self._listed(entry, slug, "wp.getPostTypes")
-                      for slug, entry in raw_types.items()]
+            raise self._malformed(
+                f"wp.getTaxonomies answered {_kind(raw_taxonomies)}, not an array"
+            )
+        post_types = [
+            self._listed(entry, slug, "wp.getPostTypes") for slug, entry in raw_types.items()
+        ]
         taxonomies = [self._listed(entry, None, "wp.getTaxonomies") for entry in raw_taxonomies]
         return ([t for t in post_types if t.public], [t for t in taxonomies if t.public])
 
@@ -111,16 +114,27 @@ class XmlrpcReader:
 
     def count_published(self, post_type: str) -> int:
         def page(offset: int) -> Any:
-            query = {"post_type": post_type, "post_status": "publish",
-                     "number": PAGE_SIZE, "offset": offset, "orderby": "ID", "order": "ASC"}
+            query = {
+                "post_type": post_type,
+                "post_status": "publish",
+                "number": PAGE_SIZE,
+                "offset": offset,
+                "orderby": "ID",
+                "order": "ASC",
+            }
             return self._call(GetPosts(query, ["post_id"], results_class=None))
 
         return self._count_pages(page, "post_id", f"the published items of {post_type!r}")
 
     def count_terms(self, taxonomy: str) -> int:
         def page(offset: int) -> Any:
-            query = {"hide_empty": False, "number": PAGE_SIZE, "offset": offset,
-                     "orderby": "term_id", "order": "ASC"}
+            query = {
+                "hide_empty": False,
+                "number": PAGE_SIZE,
+                "offset": offset,
+                "orderby": "term_id",
+                "order": "ASC",
+            }
             return self._call(GetTerms(taxonomy, query, results_class=None))
 
         return self._count_pages(page, "term_id", f"the terms of {taxonomy!r}")
@@ -133,17 +147,21 @@ class XmlrpcReader:
             if items in ("", None):  # PHP's empty array can arrive as an empty string
                 items = []
             if not isinstance(items, list):
-                raise self._malformed(f"counting {quoted(what, 120)}: a page is "
-                                      f"{_kind(items)}, not an array")
+                raise self._malformed(
+                    f"counting {quoted(what, 120)}: a page is {_kind(items)}, not an array"
+                )
             new = {_item_id(item, id_field) for item in items} - seen
             if items and not new:
                 raise self._malformed(
                     f"counting {quoted(what, 120)}: a page brought no new ids (the server "
-                    "ignores the paging offset); cannot count")
+                    "ignores the paging offset); cannot count"
+                )
             seen |= new
             if len(seen) > MAX_COUNT:
-                raise self._malformed(f"counting {quoted(what, 120)}: more than {MAX_COUNT:,} "
-                                      "items, more than any WordPress site holds")
+                raise self._malformed(
+                    f"counting {quoted(what, 120)}: more than {MAX_COUNT:,} "
+                    "items, more than any WordPress site holds"
+                )
             if len(items) < PAGE_SIZE:
                 return len(seen)
 
@@ -161,8 +179,12 @@ class XmlrpcReader:
             password = wp.app_password.reveal() if wp.app_password else ""
             # The constructor asks for mt.supportedMethods: one call.
             self.calls += 1
-            self._client = Client(self.endpoint, wp.username, password,
-                                  transport=_HttpTransport(self.endpoint, self.http))
+            self._client = Client(
+                self.endpoint,
+                wp.username,
+                password,
+                transport=_HttpTransport(self.endpoint, self.http),
+            )
         return self._client
 
     def _malformed(self, what: str) -> MalformedAnswer:
@@ -179,13 +201,17 @@ class XmlrpcReader:
             raise CredentialsRejected(
                 f"XML-RPC at {endpoint} rejected the credentials of user "
                 f"{self.site.wordpress.username!r} ({quoted(str(exc), 200)}): check "
-                f"{where}.username and {where}.app_password") from None
+                f"{where}.username and {where}.app_password"
+            ) from None
         except XmlrpcDisabledError as exc:
-            raise XmlrpcUnavailable(f"XML-RPC is disabled on {self.site.wordpress.url} "
-                                    f"({quoted(str(exc), 200)})") from None
+            raise XmlrpcUnavailable(
+                f"XML-RPC is disabled on {self.site.wordpress.url} ({quoted(str(exc), 200)})"
+            ) from None
         except UnsupportedXmlrpcMethodError as exc:
-            raise XmlrpcMethodMissing(f"XML-RPC at {endpoint} does not offer "
-                                      f"{quoted(str(exc), 80)} (a plugin may remove it)") from None
+            raise XmlrpcMethodMissing(
+                f"XML-RPC at {endpoint} does not offer "
+                f"{quoted(str(exc), 80)} (a plugin may remove it)"
+            ) from None
         except xmlrpc.client.Fault as fault:
             raise self._fault(fault) from None
 
@@ -195,17 +221,20 @@ class XmlrpcReader:
         if fault.faultCode == 401:
             return CredentialsRejected(
                 f"user {self.site.wordpress.username!r} may not read everything over XML-RPC "
-                f"({text}): use an administrator's application password in {where}")
+                f"({text}): use an administrator's application password in {where}"
+            )
         if fault.faultCode == 403:  # in mt.supportedMethods, before the library maps it
             return CredentialsRejected(
                 f"XML-RPC at {shown(self.endpoint)} rejected the credentials of user "
                 f"{self.site.wordpress.username!r} ({text}): check {where}.username and "
-                f"{where}.app_password")
+                f"{where}.app_password"
+            )
         if fault.faultCode == 405:
-            return XmlrpcUnavailable(f"XML-RPC is disabled on {self.site.wordpress.url} "
-                                     f"({text})")
-        return XmlrpcUnavailable(f"XML-RPC at {shown(self.endpoint)} answered fault "
-                                 f"{quoted(str(fault.faultCode), 40)}: {text}")
+            return XmlrpcUnavailable(f"XML-RPC is disabled on {self.site.wordpress.url} ({text})")
+        return XmlrpcUnavailable(
+            f"XML-RPC at {shown(self.endpoint)} answered fault "
+            f"{quoted(str(fault.faultCode), 40)}: {text}"
+        )
 
 
 def _item_id(item: Any, field: str) -> str:
@@ -216,8 +245,14 @@ def _item_id(item: Any, field: str) -> str:
 
 
 def _kind(value: Any) -> str:
-    return {dict: "a struct", list: "an array", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "a struct",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 class _HttpTransport(xmlrpc.client.Transport):
@@ -233,23 +268,29 @@ class _HttpTransport(xmlrpc.client.Transport):
         self.endpoint = endpoint
         self.http = http
 
-    def request(self, host: Any, handler: Any, request_body: bytes,
-                verbose: bool = False) -> Any:
+    def request(self, host: Any, handler: Any, request_body: bytes, verbose: bool = False) -> Any:
         try:
             response = self.http.request(
-                "POST", self.endpoint, data=request_body, with_auth=False,
-                headers={"Content-Type": "text/xml", "Accept": "text/xml"})
+                "POST",
+                self.endpoint,
+                data=request_body,
+                with_auth=False,
+                headers={"Content-Type": "text/xml", "Accept": "text/xml"},
+            )
         except Redirected as exc:
             raise XmlrpcUnavailable(
                 f"XML-RPC at {shown(self.endpoint)} answered {exc.status} redirecting to "
                 f"{shown(exc.location)}: the password is not sent through redirects; set "
-                "wordpress.url to the site's final address") from None
+                "wordpress.url to the site's final address"
+            ) from None
         if response.status != 200:
             raise _unavailable(response.status, self.endpoint)
         if looks_like_html(response.body):
             title = html_summary(response.body)
-            raise XmlrpcUnavailable(f"{shown(self.endpoint)} did not answer XML-RPC (an HTML "
-                                    f"page{f': {quoted(title, 80)!r}' if title else ''})")
+            raise XmlrpcUnavailable(
+                f"{shown(self.endpoint)} did not answer XML-RPC (an HTML "
+                f"page{f': {quoted(title, 80)!r}' if title else ''})"
+            )
         return self._parse(response.body)
 
     def _parse(self, body: bytes) -> Any:
@@ -261,17 +302,28 @@ class _HttpTransport(xmlrpc.client.Transport):
         except xmlrpc.client.Fault:
             raise
         except ExpatError:
-            raise XmlrpcUnavailable(f"{shown(self.endpoint)} did not answer XML-RPC (not "
-                                    "XML)") from None
+            raise XmlrpcUnavailable(
+                f"{shown(self.endpoint)} did not answer XML-RPC (not XML)"
+            ) from None
         except xmlrpc.client.ResponseError:
-            raise XmlrpcUnavailable(f"{shown(self.endpoint)} did not answer XML-RPC (XML, "
-                                    "but no XML-RPC answer in it)") from None
-        except (TypeError, KeyError, IndexError, ValueError, OverflowError, RecursionError,
-                AttributeError) as exc:
+            raise XmlrpcUnavailable(
+                f"{shown(self.endpoint)} did not answer XML-RPC (XML, but no XML-RPC answer in it)"
+            ) from None
+        except (
+            TypeError,
+            KeyError,
+            IndexError,
+            ValueError,
+            OverflowError,
+            RecursionError,
+            AttributeError,
+        ) as exc:
             # e.g. a <fault> without faultCode or faultString, an <int> that is not one
-            raise MalformedAnswer(f"XML-RPC at {shown(self.endpoint)} answered malformed "
-                                  f"XML-RPC ({quoted(type(exc).__name__, 40)}: "
-                                  f"{quoted(str(exc), 120)})") from None
+            raise MalformedAnswer(
+                f"XML-RPC at {shown(self.endpoint)} answered malformed "
+                f"XML-RPC ({quoted(type(exc).__name__, 40)}: "
+                f"{quoted(str(exc), 120)})"
+            ) from None
 
 
 def _unavailable(status: int, endpoint: str) -> XmlrpcUnavailable:

@@ -54,7 +54,9 @@ class Daemon:
         self.log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             [agent.command, "--config", str(agent.config_path), "run"],
-            stdout=subprocess.DEVNULL, stderr=self.log, env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+            env={**os.environ, **env},
         )
 
     def stderr(self) -> str:

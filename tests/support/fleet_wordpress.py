@@ -35,11 +35,13 @@ from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-BUILTIN_TYPES = {"post": ("Posts", "posts"), "page": ("Pages", "pages"),
-                 "attachment": ("Media", "media")}
+BUILTIN_TYPES = {
+    "post": ("Posts", "posts"),
+    "page": ("Pages", "pages"),
+    "attachment": ("Media", "media"),
+}
 BUILTIN_TAXONOMIES = {"category": ("Categories", "categories"), "post_tag": ("Tags", "tags")}
-INTERNAL_TYPES = {"wp_block": ("Patterns", "blocks"), "nav_menu_item": ("Menu Items",
-                                                                      "menu-items")}
+INTERNAL_TYPES = {"wp_block": ("Patterns", "blocks"), "nav_menu_item": ("Menu Items", "menu-items")}
 
 
 def site_types(extra: int) -> dict[str, tuple[str, str]]:
@@ -62,11 +64,15 @@ def count_of(site: int, rest_base: str) -> int:
 
 def expected_structure(site: int, extra: int) -> dict[str, dict[str, dict[str, Any]]]:
     """What the agent must report for /site<site>/ (anonymous read, default exclusions)."""
-    types = {slug: {"label": label, "count": count_of(site, base)}
-             for slug, (label, base) in site_types(extra).items()
-             if slug not in INTERNAL_TYPES and slug != "attachment"}
-    taxonomies = {slug: {"label": label, "count": count_of(site, base)}
-                  for slug, (label, base) in site_taxonomies(extra).items()}
+    types = {
+        slug: {"label": label, "count": count_of(site, base)}
+        for slug, (label, base) in site_types(extra).items()
+        if slug not in INTERNAL_TYPES and slug != "attachment"
+    }
+    taxonomies = {
+        slug: {"label": label, "count": count_of(site, base)}
+        for slug, (label, base) in site_taxonomies(extra).items()
+    }
     return {"post_types": types, "taxonomies": taxonomies}
 
 
@@ -80,11 +86,14 @@ class Stats:
     peak_sites_in_flight: int = 0  # sites with a request in flight at the same moment
 
     def to_json(self) -> dict[str, Any]:
-        return {"requests": self.requests, "connections": self.connections,
-                "peak_sites_in_flight": self.peak_sites_in_flight,
-                "max_in_flight_per_site": max(self.peak_in_flight.values(), default=0),
-                "requests_by_site": {str(k): v for k, v in self.by_site.items()},
-                "peak_in_flight_by_site": {str(k): v for k, v in self.peak_in_flight.items()}}
+        return {
+            "requests": self.requests,
+            "connections": self.connections,
+            "peak_sites_in_flight": self.peak_sites_in_flight,
+            "max_in_flight_per_site": max(self.peak_in_flight.values(), default=0),
+            "requests_by_site": {str(k): v for k, v in self.by_site.items()},
+            "peak_in_flight_by_site": {str(k): v for k, v in self.peak_in_flight.items()},
+        }
 
 
 class FleetServer:
@@ -104,8 +113,10 @@ class FleetServer:
                 head = await reader.readuntil(b"\r\n\r\n")
                 request_line, *header_lines = head.decode("latin-1").split("\r\n")
                 method, target, _ = request_line.split(" ", 2)
-                headers = {k.strip().lower(): v.strip() for k, _, v in
-                           (line.partition(":") for line in header_lines if line)}
+                headers = {
+                    k.strip().lower(): v.strip()
+                    for k, _, v in (line.partition(":") for line in header_lines if line)
+                }
                 length = int(headers.get("content-length", "0") or 0)
                 if length:
                     await reader.readexactly(length)
@@ -134,8 +145,9 @@ class FleetServer:
         self.stats.requests += 1
         self.stats.by_site[site] += 1
         self.stats.in_flight[site] += 1
-        self.stats.peak_in_flight[site] = max(self.stats.peak_in_flight[site],
-                                              self.stats.in_flight[site])
+        self.stats.peak_in_flight[site] = max(
+            self.stats.peak_in_flight[site], self.stats.in_flight[site]
+        )
         busy = sum(1 for n in self.stats.in_flight.values() if n)
         self.stats.peak_sites_in_flight = max(self.stats.peak_sites_in_flight, busy)
         try:
@@ -151,30 +163,46 @@ class FleetServer:
         root = f"/site{site}"
         if rest == "/":
             link = f'<{root}/wp-json/>; rel="https://api.w.org/"'
-            return _http(200, b"<html><body>fleet</body></html>", "text/html",
-                         {"Link": link}, head=head)
+            return _http(
+                200, b"<html><body>fleet</body></html>", "text/html", {"Link": link}, head=head
+            )
         if rest == "/wp-json/wp/v2/types":
-            body = {slug: {"slug": slug, "name": label, "rest_base": base,
-                           "rest_namespace": "wp/v2"}
-                    for slug, (label, base) in self.types.items()}
+            body = {
+                slug: {"slug": slug, "name": label, "rest_base": base, "rest_namespace": "wp/v2"}
+                for slug, (label, base) in self.types.items()
+            }
             return _http(200, json.dumps(body).encode(), "application/json", head=head)
         if rest == "/wp-json/wp/v2/taxonomies":
-            body = {slug: {"slug": slug, "name": label, "rest_base": base,
-                           "rest_namespace": "wp/v2"}
-                    for slug, (label, base) in self.taxonomies.items()}
+            body = {
+                slug: {"slug": slug, "name": label, "rest_base": base, "rest_namespace": "wp/v2"}
+                for slug, (label, base) in self.taxonomies.items()
+            }
             return _http(200, json.dumps(body).encode(), "application/json", head=head)
         base = rest.removeprefix("/wp-json/wp/v2/")
         if base in self.totals:
-            return _http(200, b"[]", "application/json",
-                         {"X-WP-Total": str(count_of(site, base)), "X-WP-TotalPages": "1"},
-                         head=head)
+            return _http(
+                200,
+                b"[]",
+                "application/json",
+                {"X-WP-Total": str(count_of(site, base)), "X-WP-TotalPages": "1"},
+                head=head,
+            )
         return _http(404, b'{"code":"rest_no_route"}', "application/json", head=head)
 
 
-def _http(status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None,
-          *, head: bool = False) -> bytes:
-    lines = [f"HTTP/1.1 {status} OK", f"Content-Type: {content_type}",
-             f"Content-Length: {len(body)}"]
+def _http(
+    status: int,
+    body: bytes,
+    content_type: str,
+    headers: dict[str, str] | None = None,
+    *,
+    head: bool = False,
+) -> bytes:
+    lines = [
+        f"HTTP/1.1 {status} OK",
+        f"Content-Type: {content_type}",
+        f"Content-Length: {len(body)}",
+    ]
     lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + (b"" if head else body)
 
@@ -182,8 +210,9 @@ def _http(status: int, body: bytes, content_type: str, headers: dict[str, str] |
 async def serve(args: argparse.Namespace) -> None:
     hang = {int(n) for n in args.hang.split(",") if n} if args.hang else set()
     fleet = FleetServer(args.latency, args.types, hang)
-    server = await asyncio.start_server(fleet.handle, "127.0.0.1", args.port, backlog=4096,
-                                        limit=1 << 16)
+    server = await asyncio.start_server(
+        fleet.handle, "127.0.0.1", args.port, backlog=4096, limit=1 << 16
+    )
     port = server.sockets[0].getsockname()[1]
     print(f"port {port}", flush=True)
     stop = asyncio.Event()
@@ -214,14 +243,28 @@ class Fleet:
 
 
 @contextmanager
-def fleet_wordpress(latency: float = 0.1, extra_types: int = 2,
-                    hang: tuple[int, ...] = ()) -> Iterator[Fleet]:
+def fleet_wordpress(
+    latency: float = 0.1, extra_types: int = 2, hang: tuple[int, ...] = ()
+) -> Iterator[Fleet]:
     """Run the fleet server in its own process for the duration of the block."""
-    command = [sys.executable, "-m", "tests.support.fleet_wordpress", "--latency",
-               str(latency), "--types", str(extra_types), "--hang",
-               ",".join(map(str, hang))]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT,
-                               env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
+    command = [
+        sys.executable,
+        "-m",
+        "tests.support.fleet_wordpress",
+        "--latency",
+        str(latency),
+        "--types",
+        str(extra_types),
+        "--hang",
+        ",".join(map(str, hang)),
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline().split()

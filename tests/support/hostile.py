@@ -50,7 +50,8 @@ class Answer:
         headers = {"Content-Length": str(len(self.body)), **self.headers}
         lines += [f"{name}: {value}" for name, value in headers.items()]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (
-            b"" if head_only else self.body)
+            b"" if head_only else self.body
+        )
 
 
 def json_answer(value: Any, status: int = 200, **headers: str) -> Answer:
@@ -118,13 +119,25 @@ class HostileWordPress:
         self.closing = threading.Event()
         self.link_header = link_header
         self.types: dict[str, dict[str, Any]] = {
-            "post": {"slug": "post", "name": "Posts", "rest_base": "posts",
-                     "rest_namespace": "wp/v2"}}
+            "post": {
+                "slug": "post",
+                "name": "Posts",
+                "rest_base": "posts",
+                "rest_namespace": "wp/v2",
+            }
+        }
         self.taxonomies: dict[str, dict[str, Any]] = {
-            "category": {"slug": "category", "name": "Categories", "rest_base": "categories",
-                         "rest_namespace": "wp/v2"}}
-        self.totals = {"/wp-json/wp/v2/posts": str(self.POSTS),
-                       "/wp-json/wp/v2/categories": str(self.CATEGORIES)}
+            "category": {
+                "slug": "category",
+                "name": "Categories",
+                "rest_base": "categories",
+                "rest_namespace": "wp/v2",
+            }
+        }
+        self.totals = {
+            "/wp-json/wp/v2/posts": str(self.POSTS),
+            "/wp-json/wp/v2/categories": str(self.CATEGORIES),
+        }
         self._server = RawServer(self._serve)
         self._lock = threading.Lock()
 
@@ -135,8 +148,12 @@ class HostileWordPress:
     def __enter__(self) -> HostileWordPress:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
     def close(self) -> None:

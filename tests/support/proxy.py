@@ -49,10 +49,20 @@ from urllib.parse import urlsplit
 UPSTREAM_TIMEOUT = 120.0
 IDLE_CONNECTION_TIMEOUT = 60.0
 LISTEN_BACKLOG = 256
-HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-    "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection",
-})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "proxy-connection",
+    }
+)
 REWRITTEN_HEADERS = frozenset({"link", "location", "content-location"})
 API_LINK_HEADER = re.compile(r'<[^>]*>\s*;\s*rel="https://api\.w\.org/"')
 API_LINK_TAG = re.compile(rb"<link[^>]*rel=[\"']https://api\.w\.org/[\"'][^>]*>")
@@ -245,7 +255,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _forwarded_headers(self) -> list[tuple[str, str]]:
         """The client's headers without hop-by-hop ones, Host pointing upstream."""
         kept = [
-            (name, value) for name, value in self.headers.items()
+            (name, value)
+            for name, value in self.headers.items()
             if name.lower() not in HOP_BY_HOP and name.lower() not in ("host", "content-length")
         ]
         return [("Host", self.server.proxy.upstream.netloc), *kept]

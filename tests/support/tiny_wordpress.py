@@ -14,10 +14,15 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 POSTS, CATEGORIES = 3, 2
-TYPES = {"post": {"slug": "post", "name": "Posts", "rest_base": "posts",
-                  "rest_namespace": "wp/v2"}}
-TAXONOMIES = {"category": {"slug": "category", "name": "Categories",
-                           "rest_base": "categories", "rest_namespace": "wp/v2"}}
+TYPES = {"post": {"slug": "post", "name": "Posts", "rest_base": "posts", "rest_namespace": "wp/v2"}}
+TAXONOMIES = {
+    "category": {
+        "slug": "category",
+        "name": "Categories",
+        "rest_base": "categories",
+        "rest_namespace": "wp/v2",
+    }
+}
 AS_JSON = {"Content-Type": "application/json; charset=UTF-8"}
 
 
@@ -37,8 +42,12 @@ class TinyWordPress(BaseHTTPRequestHandler):
     def _serve(self, head: bool) -> None:
         path = self.path.split("?")[0]
         if path in ("", "/"):
-            self._answer(self.home_status, b"<html><body>home</body></html>",
-                         {"Content-Type": "text/html"}, head)
+            self._answer(
+                self.home_status,
+                b"<html><body>home</body></html>",
+                {"Content-Type": "text/html"},
+                head,
+            )
         elif path == "/wp-json/wp/v2/types":
             self._answer(200, json.dumps(TYPES).encode(), AS_JSON, head)
         elif path == "/wp-json/wp/v2/taxonomies":
@@ -64,8 +73,9 @@ def tiny_wordpress(home_status: int = 200) -> Iterator[str]:
     """Serve a TinyWordPress on 127.0.0.1; yields its home URL."""
     handler = type("Handler", (TinyWordPress,), {"home_status": home_status})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

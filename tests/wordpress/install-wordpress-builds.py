@@ -49,7 +49,8 @@ from pathlib import Path
 PACKAGE = "@wp-playground/wordpress-builds"
 VERSION = "0.9.19"
 INTEGRITY = (
-    "sha512-dlqvh/MJDpE5W68vgPPKUjpip6zMuBh59L3D18ZX+pdwurC4q4ydrTww/3sTMV69BBcoH6kF93YtAtujNC5Mpw=="
+    "sha512-"
+    "dlqvh/MJDpE5W68vgPPKUjpip6zMuBh59L3D18ZX+pdwurC4q4ydrTww/3sTMV69BBcoH6kF93YtAtujNC5Mpw=="
 )
 SHASUM = "806b280d2d501431c0aacc5b95f423e32f20c63b"
 DEFAULT_REGISTRY = "https://registry.npmjs.org/"

@@ -63,8 +63,11 @@ def _now_sql() -> str:
 
 
 def _child_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("DRF_BACKEND_") and k != "GUNICORN_CMD_ARGS"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DRF_BACKEND_") and k != "GUNICORN_CMD_ARGS"
+    }
     pythonpath = [str(REPO_ROOT)]
     if env.get("PYTHONPATH"):
         pythonpath.append(env["PYTHONPATH"])
@@ -104,8 +107,12 @@ def _migrated_template() -> Path:
             atexit.register(shutil.rmtree, directory, True)
             completed = subprocess.run(
                 [sys.executable, "-m", "django", "migrate", "--noinput", "-v", "0"],
-                cwd=REPO_ROOT, env=_child_env(directory), capture_output=True, text=True,
-                timeout=120, check=False,
+                cwd=REPO_ROOT,
+                env=_child_env(directory),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
             )
             if completed.returncode != 0:
                 raise DrfBackendError(
@@ -165,12 +172,15 @@ class DrfBackend:
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.db_path.exists():
             shutil.copyfile(_migrated_template(), self.db_path)
-        env = _child_env(self.workdir, {
-            "DRF_BACKEND_PAGE_SIZE": str(self.page_size),
-            "DRF_BACKEND_SECURE_SSL_REDIRECT": "1" if self.secure_ssl_redirect else "0",
-            "DRF_BACKEND_THROTTLE_RATE": self.throttle_rate or "",
-            "DRF_BACKEND_WRAPPED_ERRORS": "1" if self.wrapped_errors else "0",
-        })
+        env = _child_env(
+            self.workdir,
+            {
+                "DRF_BACKEND_PAGE_SIZE": str(self.page_size),
+                "DRF_BACKEND_SECURE_SSL_REDIRECT": "1" if self.secure_ssl_redirect else "0",
+                "DRF_BACKEND_THROTTLE_RATE": self.throttle_rate or "",
+                "DRF_BACKEND_WRAPPED_ERRORS": "1" if self.wrapped_errors else "0",
+            },
+        )
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
             listener.bind(("127.0.0.1", 0))
@@ -179,13 +189,26 @@ class DrfBackend:
             fd = listener.fileno()
             with open(self.error_log_path, "ab") as error_log:
                 self._process = subprocess.Popen(
-                    [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG),
-                     "--bind", f"fd://{fd}",
-                     "--access-logfile", str(self.access_log_path),
-                     "--error-logfile", "-"],
-                    cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL,
-                    stdout=error_log, stderr=subprocess.STDOUT,
-                    pass_fds=(fd,), start_new_session=True,
+                    [
+                        sys.executable,
+                        "-m",
+                        "gunicorn",
+                        "--config",
+                        str(GUNICORN_CONFIG),
+                        "--bind",
+                        f"fd://{fd}",
+                        "--access-logfile",
+                        str(self.access_log_path),
+                        "--error-logfile",
+                        "-",
+                    ],
+                    cwd=REPO_ROOT,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=error_log,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(fd,),
+                    start_new_session=True,
                 )
         finally:
             listener.close()  # gunicorn has its own copy; ours must not hold connections
@@ -269,25 +292,38 @@ class DrfBackend:
         conn.execute("PRAGMA foreign_keys = ON")
         return conn
 
-    def add_site(self, site_id: int, api_key: str, active: bool = True,
-                 *, name: str | None = None) -> None:
+    def add_site(
+        self, site_id: int, api_key: str, active: bool = True, *, name: str | None = None
+    ) -> None:
         with contextlib.closing(self._db()) as conn:
             conn.execute(
                 "INSERT INTO integration_site (id, name, api_key, is_active, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (site_id, name if name is not None else f"Site {site_id}", api_key,
-                 active, _now_sql()),
+                (
+                    site_id,
+                    name if name is not None else f"Site {site_id}",
+                    api_key,
+                    active,
+                    _now_sql(),
+                ),
             )
 
     def set_site_active(self, site_id: int, active: bool) -> None:
         with contextlib.closing(self._db()) as conn:
-            cursor = conn.execute("UPDATE integration_site SET is_active = ? WHERE id = ?",
-                                  (active, site_id))
+            cursor = conn.execute(
+                "UPDATE integration_site SET is_active = ? WHERE id = ?", (active, site_id)
+            )
             if cursor.rowcount != 1:
                 raise KeyError(f"no site {site_id}")
 
-    def add_integration(self, site_id: int, platform: str = "wordpress",
-                        is_active: bool = True, *, integration_id: int | None = None) -> int:
+    def add_integration(
+        self,
+        site_id: int,
+        platform: str = "wordpress",
+        is_active: bool = True,
+        *,
+        integration_id: int | None = None,
+    ) -> int:
         """Adds an integration of the site; returns its id (the next free one by default)."""
         now = _now_sql()
         with contextlib.closing(self._db()) as conn:
@@ -303,8 +339,9 @@ class DrfBackend:
 
     def delete_integration(self, integration_id: int) -> None:
         with contextlib.closing(self._db()) as conn:
-            cursor = conn.execute("DELETE FROM integration_siteintegration WHERE id = ?",
-                                  (integration_id,))
+            cursor = conn.execute(
+                "DELETE FROM integration_siteintegration WHERE id = ?", (integration_id,)
+            )
             if cursor.rowcount != 1:
                 raise KeyError(f"no integration {integration_id}")
 
@@ -351,8 +388,9 @@ class DrfBackend:
                 at = float(started)
             except ValueError:
                 at = 0.0  # answered before reaching Django (a malformed request)
-            entries.append(AccessLogEntry(method, path, "" if query == "-" else query,
-                                          int(status), at))
+            entries.append(
+                AccessLogEntry(method, path, "" if query == "-" else query, int(status), at)
+            )
         entries.sort(key=lambda entry: entry.at)  # unknown times (0.0) first
         return entries
 

@@ -67,7 +67,7 @@ TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", re.ASCII)
 class UtcTimestampField(serializers.Field):
     default_error_messages = {
         "invalid": "Must be an ISO 8601 UTC timestamp with seconds, ending in Z "
-                   "(like 2025-11-22T10:00:00Z).",
+        "(like 2025-11-22T10:00:00Z).",
     }
 
     def to_internal_value(self, data):

@@ -39,8 +39,12 @@ class SiteIntegrationViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer):
         serializer.save(site=self.request.user)
 
-    @action(detail=True, methods=["post"], url_path="update-structure",
-            serializer_class=StructureSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="update-structure",
+        serializer_class=StructureSerializer,
+    )
     def update_structure(self, request, pk=None):
         integration = self.get_object()
         serializer = self.get_serializer(data=request.data)
@@ -49,14 +53,16 @@ class SiteIntegrationViewSet(viewsets.ModelViewSet):
         integration.last_structure_fetch = timezone.now()
         integration.save(update_fields=["structure", "last_structure_fetch", "updated_at"])
         data = serializer.validated_data
-        return Response({
-            "success": True,
-            "data": {
-                "message": "Site structure updated successfully",
-                "post_types_count": len(data["post_types"]),
-                "taxonomies_count": len(data["taxonomies"]),
-                "last_structure_fetch": serializers.DateTimeField().to_representation(
-                    integration.last_structure_fetch
-                ),
-            },
-        })
+        return Response(
+            {
+                "success": True,
+                "data": {
+                    "message": "Site structure updated successfully",
+                    "post_types_count": len(data["post_types"]),
+                    "taxonomies_count": len(data["taxonomies"]),
+                    "last_structure_fetch": serializers.DateTimeField().to_representation(
+                        integration.last_structure_fetch
+                    ),
+                },
+            }
+        )

@@ -5,7 +5,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = []
@@ -14,8 +13,12 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="Site",
             fields=[
-                ("id", models.BigAutoField(
-                    auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
                 ("name", models.CharField(blank=True, default="", max_length=255)),
                 ("api_key", models.CharField(max_length=255, unique=True)),
                 ("is_active", models.BooleanField(default=True)),
@@ -26,27 +29,37 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="SiteIntegration",
             fields=[
-                ("id", models.BigAutoField(
-                    auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("platform", models.CharField(
-                    choices=[
-                        ("wordpress", "WordPress"),
-                        ("shopify", "Shopify"),
-                        ("custom", "Custom"),
-                    ],
-                    default="wordpress",
-                    max_length=20,
-                )),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "platform",
+                    models.CharField(
+                        choices=[
+                            ("wordpress", "WordPress"),
+                            ("shopify", "Shopify"),
+                            ("custom", "Custom"),
+                        ],
+                        default="wordpress",
+                        max_length=20,
+                    ),
+                ),
                 ("is_active", models.BooleanField(default=True)),
                 ("structure", models.JSONField(blank=True, null=True)),
                 ("last_structure_fetch", models.DateTimeField(blank=True, null=True)),
                 ("created_at", models.DateTimeField(auto_now_add=True)),
                 ("updated_at", models.DateTimeField(auto_now=True)),
-                ("site", models.ForeignKey(
-                    on_delete=django.db.models.deletion.CASCADE,
-                    related_name="integrations",
-                    to="integration.site",
-                )),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="integrations",
+                        to="integration.site",
+                    ),
+                ),
             ],
             options={"ordering": ["id"]},
         ),
