@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     setup_logging(args.log_level or "info")
     try:
+        if not args.needs_config:
+            return args.handler(args)
         config = _load(args)
         return args.handler(args, config)
     except BrokenPipeError:  # `igny8-agent status | head`
@@ -81,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"igny8-agent {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.set_defaults(needs_config=True)
 
     check = commands.add_parser("check-config", help="validate the config, contact nothing")
     check.set_defaults(handler=_check_config)
@@ -118,6 +121,15 @@ def _parser() -> argparse.ArgumentParser:
         help=f"with --check (default {DEFAULT_MAX_AGE_HOURS:g})",
     )
     status.set_defaults(handler=_status)
+
+    example = commands.add_parser(
+        "config-example", help="print a config documenting every key with its default"
+    )
+    example.set_defaults(handler=_config_example, needs_config=False)
+    schema = commands.add_parser(
+        "config-schema", help="print the config's JSON Schema, for editors"
+    )
+    schema.set_defaults(handler=_config_schema, needs_config=False)
     return parser
 
 
@@ -138,6 +150,20 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 # --- commands ----------------------------------------------------------------
+
+
+def _config_example(args: argparse.Namespace) -> int:
+    from agent.config.docs import example_yaml
+
+    sys.stdout.write(example_yaml())
+    return EXIT_OK
+
+
+def _config_schema(args: argparse.Namespace) -> int:
+    from agent.config.docs import json_schema_text
+
+    sys.stdout.write(json_schema_text())
+    return EXIT_OK
 
 
 def _check_config(args: argparse.Namespace, config: Config) -> int:
