@@ -252,12 +252,6 @@ def _redirect_advice(base: str, url: str, location: str) -> str:
 # --- answers (pure, unit tested) --------------------------------------------------------------
 
 
-def integrations_in(body: Any) -> list[Any] | None:
-    """The integration list in any of the shapes the backend uses, or None."""
-    page = integration_page(body)
-    return page[0] if page is not None else None
-
-
 def integration_page(body: Any) -> tuple[list[Any], str | None] | None:
     """(integrations, URL of the next page or None) from any of the backend's list shapes:
     a bare list, {"results": [...]} (DRF's pagination: with count/next/previous),
@@ -275,13 +269,6 @@ def integration_page(body: Any) -> tuple[list[Any], str | None] | None:
                 next_url = holder.get("next")
                 return value, next_url if isinstance(next_url, str) else None
     return None
-
-
-def pick_wordpress_integration(items: list[Any]) -> dict[str, Any] | None:
-    """The WordPress integration: the active one if several, else the first."""
-    wordpress = [i for i in items if isinstance(i, dict) and i.get("platform") == "wordpress"]
-    active = [i for i in wordpress if i.get("is_active") is True]
-    return (active or wordpress or [None])[0]
 
 
 def backend_message(
@@ -355,7 +342,9 @@ def _receipt(response: HttpResponse, url: str, message: Callable[[], str]) -> Pu
         )
     if body.get("success", True) is not True:
         raise BackendError(f"IGNY8 did not store the structure: {message()}")
-    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    data = body.get("data")
+    if not isinstance(data, dict):
+        data = {}
     stored_message = data.get("message")
     return PushReceipt(
         post_types_count=_count(data.get("post_types_count")),

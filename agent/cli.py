@@ -39,9 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     setup_logging(args.log_level or "info")
     try:
         if not args.needs_config:
-            return args.handler(args)
+            status: int = args.handler(args)
+            return status
         config = _load(args)
-        return args.handler(args, config)
+        status = args.handler(args, config)
+        return status
     except BrokenPipeError:  # `igny8-agent status | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK

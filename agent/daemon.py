@@ -32,7 +32,7 @@ from agent.config import Config, load_config
 from agent.errors import AgentError, ConfigError, LockHeld
 from agent.logs import mask_secrets, set_level, site_log
 from agent.monitoring import monitoring_for
-from agent.schedule import DailyCron
+from agent.schedule import CronSchedule
 from agent.state import StateStore
 from agent.sync import PassOptions, PassProgress, check_structures, record_abandoned, run_pass
 from agent.systemd import Notifier
@@ -158,7 +158,7 @@ class Daemon:
         schedule = config.schedule
         self.scheduler.add_job(
             self._pass,
-            DailyCron(schedule.cron, schedule.timezone, schedule.jitter_seconds),
+            CronSchedule(schedule.cron, schedule.timezone, schedule.jitter_seconds),
             args=[None, "scheduled"],
             id=DAILY,
             replace_existing=True,
@@ -184,8 +184,9 @@ class Daemon:
     def _serve_metrics(self, config: Config) -> None:
         """Serve /metrics at metrics.listen (again, after a reload that changed it)."""
         listen = config.metrics.listen
-        current = self.metrics_server.server_address[:2] if self.metrics_server else None
-        if self.metrics_server is not None and (listen is None or tuple(current) != listen):
+        server = self.metrics_server
+        serving = (str(server.server_address[0]), int(server.server_address[1])) if server else None
+        if self.metrics_server is not None and serving != listen:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
             self.metrics_server = None
@@ -199,7 +200,7 @@ class Daemon:
 
     def _log_missed_runs(self) -> None:
         schedule = self.config.schedule
-        trigger = DailyCron(schedule.cron, schedule.timezone)
+        trigger = CronSchedule(schedule.cron, schedule.timezone)
         try:
             with StateStore(self.config.state_dir) as store:
                 states = store.load()

@@ -155,7 +155,7 @@ def tls_verify_argument(verify: bool | str) -> bool | str:
     requests replaces `verify=True` with $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE
     even per request; an explicit bundle path is left alone.
     """
-    return requests.certs.where() if verify is True else verify
+    return requests.certs.where() if verify is True else verify  # type: ignore[attr-defined]
 
 
 # --- one request --------------------------------------------------------------------
@@ -621,8 +621,6 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if when is None:
         return None
     if when.tzinfo is None:  # the asctime form, or "-0000": HTTP dates are UTC
         when = when.replace(tzinfo=datetime.UTC)

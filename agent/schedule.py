@@ -1,6 +1,6 @@
 """When the daemon runs its passes: pure scheduling arithmetic, tested without sleeping.
 
-`DailyCron` wraps APScheduler's CronTrigger for `schedule.cron` in
+`CronSchedule` wraps APScheduler's CronTrigger for `schedule.cron` in
 `schedule.timezone` and adds the random delay of up to `jitter_seconds`. On the
 night clocks go back, a wall time such as 02:30 happens twice; CronTrigger fires
 at both, so the second one is skipped here: DST never doubles a day. (On the
@@ -19,7 +19,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 
-class DailyCron(BaseTrigger):
+class CronSchedule(BaseTrigger):  # type: ignore[misc]  # APScheduler 3 has no types
     def __init__(
         self,
         expression: str,
@@ -42,7 +42,7 @@ class DailyCron(BaseTrigger):
 
     def next_scheduled(self, previous: datetime | None, now: datetime) -> datetime | None:
         """The next cron time after `now` (and `previous`), without jitter."""
-        scheduled = self.cron.get_next_fire_time(previous, now)
+        scheduled: datetime | None = self.cron.get_next_fire_time(previous, now)
         while scheduled is not None and is_repeated_wall_time(scheduled, self.timezone):
             scheduled = self.cron.get_next_fire_time(scheduled, scheduled)
         return scheduled

@@ -247,7 +247,7 @@ class StateStore:
         except BaseException:
             connection.close()
             raise
-        connection.isolation_level = ""  # transactions from here on
+        connection.isolation_level = "DEFERRED"  # transactions from here on
         return connection
 
     @staticmethod

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.schedule import DailyCron, is_repeated_wall_time
+from agent.schedule import CronSchedule, is_repeated_wall_time
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def fire_times(trigger: DailyCron, start: datetime, count: int) -> list[datetime]:
+def fire_times(trigger: CronSchedule, start: datetime, count: int) -> list[datetime]:
     """Successive fire times, fed back as APScheduler does (previous, now)."""
     times: list[datetime] = []
     previous, now = None, start
@@ -31,7 +31,7 @@ def local_days(times: list[datetime], zone: ZoneInfo) -> list[str]:
 
 
 def test_daily_at_three_in_utc():
-    trigger = DailyCron("0 3 * * *", "UTC")
+    trigger = CronSchedule("0 3 * * *", "UTC")
     times = fire_times(trigger, datetime(2026, 11, 26, 13, 0, tzinfo=UTC), 3)
     assert times == [datetime(2026, 11, d, 3, 0, tzinfo=UTC) for d in (27, 28, 29)]
 
@@ -76,7 +76,7 @@ def test_daily_at_three_in_utc():
     ],
 )
 def test_dst_neither_skips_nor_doubles_a_day(zone, cron, start, expected):
-    trigger = DailyCron(cron, zone.key)
+    trigger = CronSchedule(cron, zone.key)
     times = fire_times(trigger, start, 4)
     assert local_days(times, zone) == expected
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
@@ -85,7 +85,7 @@ def test_dst_neither_skips_nor_doubles_a_day(zone, cron, start, expected):
 
 def test_jitter_is_added_within_bounds_and_does_not_skip_days():
     delays = iter([0.0, 1800.0, 900.0, 1799.0])
-    trigger = DailyCron("0 3 * * *", "UTC", 1800, random_delay=lambda most: next(delays))
+    trigger = CronSchedule("0 3 * * *", "UTC", 1800, random_delay=lambda most: next(delays))
     times = fire_times(trigger, datetime(2026, 11, 26, 13, 0, tzinfo=UTC), 4)
     assert [t.strftime("%d %H:%M:%S") for t in times] == [
         "27 03:00:00",
@@ -96,7 +96,7 @@ def test_jitter_is_added_within_bounds_and_does_not_skip_days():
 
 
 def test_real_jitter_stays_below_its_bound():
-    trigger = DailyCron("0 3 * * *", "UTC", 60)
+    trigger = CronSchedule("0 3 * * *", "UTC", 60)
     start = datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
     base = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
     delays = [(trigger.get_next_fire_time(None, start) - base).total_seconds() for _ in range(200)]
@@ -105,13 +105,13 @@ def test_real_jitter_stays_below_its_bound():
 
 
 def test_jitter_on_the_night_clocks_go_back_does_not_double():
-    trigger = DailyCron("30 2 * * *", "Europe/Berlin", 1800, random_delay=lambda most: most)
+    trigger = CronSchedule("30 2 * * *", "Europe/Berlin", 1800, random_delay=lambda most: most)
     times = fire_times(trigger, datetime(2026, 10, 24, 12, tzinfo=BERLIN), 3)
     assert local_days(times, BERLIN) == ["10-25 03:00", "10-26 03:00", "10-27 03:00"]
 
 
 def test_every_minute():
-    trigger = DailyCron("* * * * *", "UTC")
+    trigger = CronSchedule("* * * * *", "UTC")
     times = fire_times(trigger, datetime(2026, 11, 26, 13, 0, 30, tzinfo=UTC), 3)
     assert [t.strftime("%H:%M:%S") for t in times] == ["13:01:00", "13:02:00", "13:03:00"]
 
@@ -130,7 +130,7 @@ def test_every_minute():
     ],
 )
 def test_missed_since(last_success, now, missed):
-    trigger = DailyCron("0 3 * * *", "UTC")
+    trigger = CronSchedule("0 3 * * *", "UTC")
     found = trigger.missed_since(last_success.replace(tzinfo=UTC), now.replace(tzinfo=UTC))
     assert found == (missed.replace(tzinfo=UTC) if missed else None)
 

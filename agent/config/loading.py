@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -59,6 +59,7 @@ SITE_FILE_PATTERNS = ("*.yaml", "*.yml")
 MIN_MASKED_SECRET = 6
 SITE = Key("site", SECTION, "one WordPress site", keys=SITE_KEYS)
 SECRETS = ("api_key", "app_password", "ping_url")
+M = TypeVar("M")
 
 
 def default_config_path() -> str:
@@ -409,10 +410,10 @@ class _Loader:
         return _build(MonitoringConfig, values)
 
 
-def _build(model: Any, values: dict[str, Any], **given: Any) -> Any:
+def _build(model: type[M], values: dict[str, Any], **given: Any) -> M:
     """A dataclass of model.py from the schema's values (keys without a field, such as
     nested sections built separately, are left to `given`)."""
-    names = {f.name for f in fields(model)}
+    names = {f.name for f in fields(model)}  # type: ignore[arg-type]
     return model(**{k: v for k, v in values.items() if k in names and k not in given}, **given)
 
 

@@ -18,6 +18,7 @@ requests in flight (`wordpress.max_connections`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -104,15 +105,20 @@ def _read(
     what: Callable[[_SiteRead], T],
 ) -> T:
     if pool is None:
-        with ThreadPoolExecutor(
+        own_pool = ThreadPoolExecutor(
             site.wordpress.max_connections + 1, thread_name_prefix=f"wp-{site.name}"
-        ) as own_pool:
+        )
+        try:
             return _read(site, policy, log, on_request, own_pool, known, what)
+        finally:
+            own_pool.shutdown()
     wp = site.wordpress
     deadline = Deadline.after(
         wp.deadline, f"{site.key_path}.wordpress.deadline ({wp.deadline:g} s)"
     )
-    credentials = (wp.username, wp.app_password.reveal()) if wp.has_credentials else None
+    credentials = None
+    if wp.username and wp.app_password:
+        credentials = (wp.username, wp.app_password.reveal())
     with new_session(wp.max_connections) as session:
         http = HttpClient(
             session,
@@ -331,9 +337,12 @@ class _SiteRead:
                 (kind, t.slug): self._count_over_xmlrpc(kind, t.slug) for kind, t in over_xmlrpc
             }
 
+        def count_over_rest(kind: str, item: Listed) -> dict[tuple[str, str], int]:
+            assert root is not None
+            return {(kind, item.slug): self.rest.count(root, item)}
+
         calls: list[Callable[[], dict[tuple[str, str], int]]] = [
-            lambda kind=kind, t=t: {(kind, t.slug): self.rest.count(root, t)}
-            for kind, t in over_rest
+            functools.partial(count_over_rest, kind, t) for kind, t in over_rest
         ]
         if over_xmlrpc:
             calls.append(count_over_xmlrpc)
@@ -390,7 +399,7 @@ class _as_wordpress_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: Any) -> None:
         url = self.site.wordpress.url
         where = f"{self.site.key_path}.wordpress"
         if isinstance(exc, TlsError):
@@ -406,4 +415,3 @@ class _as_wordpress_errors:
             raise WordPressUnreachable(
                 f"cannot read WordPress at {url}: {exc}. Check {where}.url and that the site is up"
             ) from None
-        return False

@@ -27,7 +27,7 @@ import types
 import xmlrpc.client
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.parsers.expat import ExpatError
 
 import wordpress_xmlrpc.base
@@ -53,15 +53,16 @@ from agent.structure import MAX_COUNT
 from agent.text import html_summary, looks_like_html, quoted
 from agent.wordpress.rest import BY_FLAG, Listed
 
+if TYPE_CHECKING:
+    from _typeshed import SizedBuffer
+
 # The library's base.py does `isinstance(x, collections.Iterable)`.
-wordpress_xmlrpc.base.collections = types.SimpleNamespace(  # type: ignore[attr-defined]
-    Iterable=collections.abc.Iterable
-)
+wordpress_xmlrpc.base.collections = types.SimpleNamespace(Iterable=collections.abc.Iterable)
 
 PAGE_SIZE = 500
 
 
-class _RawPostTypes(GetPostTypes):
+class _RawPostTypes(GetPostTypes):  # type: ignore[misc]
     """wp.getPostTypes without the library's conversion, which trusts the answer's shape."""
 
     def process_result(self, raw_result: Any) -> Any:
@@ -268,12 +269,14 @@ class _HttpTransport(xmlrpc.client.Transport):
         self.endpoint = endpoint
         self.http = http
 
-    def request(self, host: Any, handler: Any, request_body: bytes, verbose: bool = False) -> Any:
+    def request(
+        self, host: Any, handler: Any, request_body: SizedBuffer, verbose: bool = False
+    ) -> Any:
         try:
             response = self.http.request(
                 "POST",
                 self.endpoint,
-                data=request_body,
+                data=bytes(request_body),
                 with_auth=False,
                 headers={"Content-Type": "text/xml", "Accept": "text/xml"},
             )
