@@ -22,7 +22,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -48,7 +48,7 @@ STALL_MARGIN_SECONDS = 60.0
 
 
 @dataclass
-class _Requests:
+class _SignalRequests:
     """What the signal handlers asked for; read by the main loop."""
 
     wake: threading.Event = field(default_factory=threading.Event)
@@ -63,12 +63,15 @@ class Daemon:
         config_path: str,
         log_level: str | None,
         notifier: Notifier | None = None,
+        scheduler: Any = None,
     ):
+        """`notifier` and `scheduler` are given by tests (a fake scheduler fires jobs by
+        hand); by default systemd's socket and APScheduler's background scheduler."""
         self.config = config
         self.config_path = config_path
         self.log_level_override = log_level
         self.notifier = notifier or Notifier()
-        self.requests = _Requests()
+        self.requests = _SignalRequests()
         self.stopping = threading.Event()
         self.progress = PassProgress()
         self.idle = threading.Event()
@@ -76,7 +79,7 @@ class Daemon:
         self._stalled_said = False
         self.monitoring = monitoring_for(config, daemon=True)
         self.metrics_server: WSGIServer | None = None
-        self.scheduler = BackgroundScheduler(
+        self.scheduler = scheduler or BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1), WATCHDOG: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,

@@ -26,17 +26,17 @@ class _RedactSecrets(logging.Filter):
         self.redact: Redactor | None = None
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if self.redact is not None:
-            try:
-                message = record.getMessage()
-            except Exception:  # a bad log call: show it, masked, rather than raise
-                message = f"{record.msg} {record.args!r}"
-            record.msg = self.redact(message)
-            record.args = None
-            if record.exc_info:
-                text = logging.Formatter().formatException(record.exc_info)
-                record.exc_text = self.redact(text)
-                record.exc_info = None
+        redact = self.redact or (lambda text: text)
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad log call: show it (masked) as one line, never a traceback
+            message = f"{record.msg} {record.args!r}"
+        record.msg = redact(message)
+        record.args = None
+        if record.exc_info:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text = redact(text)
+            record.exc_info = None
         return True
 
 

@@ -53,7 +53,9 @@ class WordPressConfig:
 
 @dataclass(frozen=True)
 class SiteConfig:
-    key_path: str  # "sites[0]", for messages that tell the operator what to edit
+    # "sites[0]", for messages that tell the operator what to edit; not part of what the
+    # site is (moving it in the file changes nothing a reload should act on)
+    key_path: str = field(compare=False)
     name: str
     site_id: int
     api_key: Secret | None
