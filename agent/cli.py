@@ -4,26 +4,29 @@ This is the only place where the agent's exceptions become messages and
 exit statuses (CONTRACT §6):
   0 every site succeeded, 1 at least one site failed,
   2 bad usage or invalid config (nothing contacted), 75 another pass holds the lock.
+
+Each command imports what it needs when it runs: `--version`, `status` and
+`check-config` never load the HTTP stack, the WordPress readers or the
+scheduler (bench/startup.py measures it).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from agent import __version__
-from agent.config import Config, default_config_path, load_config
-from agent.daemon import Daemon
 from agent.errors import AgentError, ConfigError, LockHeld
-from agent.logs import mask_secrets, set_level, setup_logging, site_log
-from agent.state import SiteState, StateStore
-from agent.sync import PassOptions, SiteResult, run_pass
-from agent.text import printable
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (--version is fast)
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
+    from datetime import datetime
+    from typing import Any
+
+    from agent.config import Config
+    from agent.sync import SiteResult
 
 EXIT_OK = 0
 EXIT_SITE_FAILED = 1
@@ -31,12 +34,16 @@ EXIT_USAGE = 2
 EXIT_LOCKED = 75  # EX_TEMPFAIL
 DEFAULT_MAX_AGE_HOURS = 36.0
 
-log = site_log("agent", "agent.cli")
-
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        print(f"igny8-agent {__version__}")  # at once: nothing else to load
+        return EXIT_OK
     args = _parser().parse_args(argv)
+    from agent.logs import setup_logging, site_log
+
     setup_logging(args.log_level or "info")
+    log = site_log("agent", "agent.cli")
     try:
         if not args.needs_config:
             status: int = args.handler(args)
@@ -68,6 +75,8 @@ class _UsageError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="igny8-agent",
         description="Push each WordPress site's structure (post types, taxonomies, counts) "
@@ -136,6 +145,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(args: argparse.Namespace) -> Config:
+    from agent.config import default_config_path, load_config
+    from agent.logs import mask_secrets, set_level, site_log
+
+    log = site_log("agent", "agent.cli")
     dry_run = args.command == "sync" and args.dry_run
     status = args.command == "status"
     config = load_config(
@@ -175,6 +188,8 @@ def _check_config(args: argparse.Namespace, config: Config) -> int:
 
 
 def _sync(args: argparse.Namespace, config: Config) -> int:
+    from agent.text import printable
+
     results = _pass(config, args, dry_run=args.dry_run)
     if args.json:
         _print_json(
@@ -201,6 +216,8 @@ def _connect(args: argparse.Namespace, config: Config) -> int:
 
 def _pass(config: Config, args: argparse.Namespace, *, dry_run: bool = False) -> list[SiteResult]:
     """One pass, watched by the metrics and check-ins the config asks for (not a dry run)."""
+    from agent.sync import PassOptions, run_pass
+
     options = PassOptions(dry_run=dry_run, site_names=_selected_sites(args, config))
     if dry_run:
         return run_pass(config, options)
@@ -215,11 +232,16 @@ def _pass(config: Config, args: argparse.Namespace, *, dry_run: bool = False) ->
 
 
 def _run(args: argparse.Namespace, config: Config) -> int:
+    from agent.config import default_config_path
+    from agent.daemon import Daemon
+
     config_path = args.config or default_config_path()
     return Daemon(config, config_path, args.log_level).run()
 
 
 def _status(args: argparse.Namespace, config: Config) -> int:
+    from agent.state import SiteState, StateStore
+
     with StateStore(config.state_dir, read_only=True) as store:
         states = store.load()
     report = {site.name: states.get(site.name, SiteState()).status() for site in config.sites}
@@ -239,6 +261,10 @@ def _status(args: argparse.Namespace, config: Config) -> int:
 
 def _check(report: dict[str, dict[str, Any]], max_age_hours: float) -> int:
     """Nagios-style: 0 and one line when every site is fresh, else 1 and a line per site."""
+    from datetime import UTC, datetime
+
+    from agent.text import printable
+
     now = datetime.now(UTC)
     problems = []
     for name, entry in report.items():
@@ -255,6 +281,8 @@ def _check(report: dict[str, dict[str, Any]], max_age_hours: float) -> int:
 
 def _staleness(entry: dict[str, Any], now: datetime, max_age_hours: float) -> str | None:
     """Why a site is not fresh, or None."""
+    from datetime import timedelta
+
     if entry["last_attempt"] is None:
         return "never synced"
     if entry["last_error"] is not None:
@@ -272,6 +300,8 @@ def _staleness(entry: dict[str, Any], now: datetime, max_age_hours: float) -> st
 
 
 def _parse_time(text: str | None) -> datetime:
+    from datetime import UTC, datetime
+
     try:
         return datetime.strptime(text or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
@@ -279,6 +309,8 @@ def _parse_time(text: str | None) -> datetime:
 
 
 def _hours(text: str) -> float:
+    import argparse
+
     try:
         value = float(text)
     except ValueError:
@@ -305,6 +337,9 @@ def _selected_sites(args: argparse.Namespace, config: Config) -> list[str]:
 
 
 def _exit_status(results: list[SiteResult]) -> int:
+    from agent.logs import site_log
+
+    log = site_log("agent", "agent.cli")
     failed = [r for r in results if not r.ok]
     if failed:
         log.error(
@@ -329,6 +364,8 @@ def _result_json(result: SiteResult) -> dict[str, Any]:
 
 
 def _connect_summary(result: SiteResult) -> str:
+    from agent.text import printable
+
     if not result.ok:
         return f"{result.site}: FAILED: {printable(result.error or '')}"
     payload = result.payload or {}
@@ -347,6 +384,8 @@ def _connect_summary(result: SiteResult) -> str:
 
 
 def _status_line(name: str, entry: dict[str, Any]) -> str:
+    from agent.text import printable
+
     if entry["last_attempt"] is None:
         return f"{name}: never synced"
     if entry["last_error"] is None:
@@ -362,5 +401,7 @@ def _status_line(name: str, entry: dict[str, Any]) -> str:
 
 
 def _print_json(value: Any) -> None:
+    import json
+
     json.dump(value, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")

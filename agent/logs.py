@@ -8,8 +8,6 @@ import os
 import sys
 import warnings
 
-from urllib3.exceptions import InsecureRequestWarning
-
 from agent.secret import Redactor
 from agent.text import printable
 
@@ -71,7 +69,7 @@ def setup_logging(level: str = "info") -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # verify: false is the operator's choice; urllib3 would warn on every request
     # in several lines. The config's load logs one line per site instead.
-    warnings.filterwarnings("ignore", category=InsecureRequestWarning)
+    warnings.filterwarnings("ignore", message="Unverified HTTPS request")  # urllib3's
     logging.captureWarnings(True)
 
 

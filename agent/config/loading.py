@@ -10,7 +10,6 @@ unset one is a problem); secrets the command does not need are not read at all.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from dataclasses import fields
@@ -176,6 +175,8 @@ class _Loader:
         known = key.names()
         for name in value:
             if name not in known:
+                import difflib  # only when there is a misspelt key to match
+
                 hint = difflib.get_close_matches(str(name), known, n=1)
                 suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
                 self.problem(join(path, str(name)), f"unknown key{suggestion}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import ssl
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
@@ -191,6 +190,8 @@ def _tls(key: Key, value: Any, beside: Path) -> bool | str:
     if not isinstance(value, str):
         raise Wrong("must be true, false or the path of a CA bundle")
     path = resolve(value, beside)
+    import ssl  # only when there is a CA bundle to check
+
     try:
         if path.is_dir():
             ssl.create_default_context(capath=str(path))
@@ -216,6 +217,8 @@ def resolve(name: str, beside: Path) -> Path:
 
 def _cron(key: Key, value: Any, beside: Path) -> str:
     cron = _string(key, value, beside)
+    if cron == key.default:
+        return cron  # known good: no need to load the scheduler to check it
     if len(cron.split()) != 5:
         raise Wrong(
             f"must be a crontab expression like '0 3 * * *', not {cron!r} (it needs 5 fields: "
