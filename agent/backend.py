@@ -17,7 +17,6 @@ says what to do.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,13 +39,14 @@ from agent.errors import (
     TransientError,
 )
 from agent.http import HttpClient, HttpResponse, origin_of, shown, tls_advice
+from agent.logs import Log
+from agent.payload import Payload
 from agent.retry import RetryPolicy
 from agent.secret import Redactor
 from agent.text import MESSAGE_LIMIT, html_summary, looks_like_html, quoted, sentence
 
 MAX_PAGES = 50
 MAX_FIELD_DEPTH = 8
-Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 INTEGRATIONS = "/v1/integration/integrations/"
 
 
@@ -162,7 +162,7 @@ class BackendClient:
     # --- push ---------------------------------------------------------------------
 
     def push_structure(
-        self, site: SiteConfig, integration_id: int, payload: dict[str, Any], log: Log
+        self, site: SiteConfig, integration_id: int, payload: Payload, log: Log
     ) -> PushReceipt:
         url = f"{self.base}{INTEGRATIONS}{integration_id}/update-structure/"
         response = self._request("POST", url, site, log, json_body=payload)

@@ -281,7 +281,9 @@ def _check(report: dict[str, dict[str, Any]], max_age_hours: float) -> int:
 
 def _staleness(entry: dict[str, Any], now: datetime, max_age_hours: float) -> str | None:
     """Why a site is not fresh, or None."""
-    from datetime import timedelta
+    from datetime import UTC, datetime, timedelta
+
+    from agent.timestamps import parse_iso
 
     if entry["last_attempt"] is None:
         return "never synced"
@@ -290,22 +292,14 @@ def _staleness(entry: dict[str, Any], now: datetime, max_age_hours: float) -> st
             f"FAILING since {entry['last_attempt']} (last success: "
             f"{entry['last_success'] or 'never'}): {entry['last_error']}"
         )
-    age = now - _parse_time(entry["last_success"])
+    last_success = parse_iso(entry["last_success"]) or datetime.min.replace(tzinfo=UTC)
+    age = now - last_success
     if age > timedelta(hours=max_age_hours):
         return (
             f"STALE: last success {entry['last_success']}, {age.total_seconds() / 3600:.0f} h "
             f"ago (more than {max_age_hours:g} h): are passes running? see the logs"
         )
     return None
-
-
-def _parse_time(text: str | None) -> datetime:
-    from datetime import UTC, datetime
-
-    try:
-        return datetime.strptime(text or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)
 
 
 def _hours(text: str) -> float:
@@ -353,22 +347,22 @@ def _exit_status(results: list[SiteResult]) -> int:
 
 
 def _result_json(result: SiteResult) -> dict[str, Any]:
-    payload = result.payload or {}
+    payload = result.payload if result.ok else None
     return {
         "ok": result.ok,
         "error": result.error,
         "integration_id": result.integration_id,
-        "post_types_count": len(payload["post_types"]) if result.ok else None,
-        "taxonomies_count": len(payload["taxonomies"]) if result.ok else None,
+        "post_types_count": len(payload["post_types"]) if payload else None,
+        "taxonomies_count": len(payload["taxonomies"]) if payload else None,
     }
 
 
 def _connect_summary(result: SiteResult) -> str:
     from agent.text import printable
 
-    if not result.ok:
+    if not result.ok or result.payload is None:
         return f"{result.site}: FAILED: {printable(result.error or '')}"
-    payload = result.payload or {}
+    payload = result.payload
     types = ", ".join(
         f"{printable(slug)} ({e['count']})" for slug, e in payload["post_types"].items()
     )

@@ -36,6 +36,7 @@ from agent.schedule import CronSchedule
 from agent.state import StateStore
 from agent.sync import PassOptions, PassProgress, check_structures, record_abandoned, run_pass
 from agent.systemd import Notifier
+from agent.timestamps import iso, now_iso, parse_iso
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -199,7 +200,7 @@ class Daemon:
     def _next_run(self) -> str:
         job = self.scheduler.get_job(DAILY)
         when = job.next_run_time if job is not None else None
-        return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if when else "never"
+        return iso(when) if when else "never"
 
     def _log_missed_runs(self) -> None:
         schedule = self.config.schedule
@@ -215,9 +216,8 @@ class Daemon:
             last = states.get(site.name)
             if last is None or last.last_success is None:
                 continue
-            try:
-                last_success = _parse_time(last.last_success)
-            except ValueError:
+            last_success = parse_iso(last.last_success)
+            if last_success is None:
                 continue
             missed = trigger.missed_since(last_success, now)
             if missed is not None:
@@ -292,7 +292,7 @@ class Daemon:
             self.monitoring.after_pass()
         failed = [r.site for r in results if not r.ok]
         summary = (
-            f"last pass {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}: "
+            f"last pass {now_iso()}: "
             f"{len(results) - len(failed)} ok, {len(failed)} failed"
             + (
                 f" ({', '.join(failed)}; retried every {config.schedule.retry_failed_every}s)"
@@ -370,7 +370,3 @@ def stall_limit(config: Config) -> float:
     if config.backend is not None:
         timeouts.append(config.backend.timeout)
     return max(timeouts, default=30.0) + STALL_MARGIN_SECONDS
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -57,9 +57,9 @@ from agent.errors import (
     TlsError,
     TransientError,
 )
+from agent.logs import Log
 from agent.retry import RetryPolicy, call_with_retries
 
-Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 module_log = logging.getLogger(__name__)
 
 USER_AGENT = f"igny8-agent/{__version__} (+https://igny8.com)"

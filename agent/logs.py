@@ -12,6 +12,8 @@ from agent.secret import Redactor
 from agent.text import printable
 
 AGENT = "agent"  # the "site" shown on lines that concern no single site
+# Where a module logs: a logger, or one that names a site (site_log).
+Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
 
 _redacting_filter: _RedactSecrets | None = None
 

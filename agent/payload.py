@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-from typing import Any
+from typing import TypedDict
 
 from agent.config import ContentOverride, ContentSettings, SiteConfig
 from agent.structure import ContentType, SiteStructure
+from agent.timestamps import iso
 
 
-def build_payload(structure: SiteStructure, site: SiteConfig) -> dict[str, Any]:
+class Entry(TypedDict):
+    """One post type or taxonomy of the payload."""
+
+    label: str
+    count: int
+    enabled: bool
+    fetch_limit: int
+
+
+class Payload(TypedDict):
+    """What `update-structure` receives, exactly these keys (CONTRACT §3)."""
+
+    post_types: dict[str, Entry]  # slug -> entry
+    taxonomies: dict[str, Entry]
+    plugin_connection_enabled: bool
+    two_way_sync_enabled: bool
+    timestamp: str  # UTC, ISO 8601, ending in Z
+
+
+def build_payload(structure: SiteStructure, site: SiteConfig) -> Payload:
     """Exactly the five top-level keys the backend accepts.
 
     The structure holds only what belongs in the payload: the reader has
@@ -20,7 +39,7 @@ def build_payload(structure: SiteStructure, site: SiteConfig) -> dict[str, Any]:
         "taxonomies": _entries(structure.taxonomies, site.taxonomies, site.defaults),
         "plugin_connection_enabled": site.plugin_connection_enabled,
         "two_way_sync_enabled": site.two_way_sync_enabled,
-        "timestamp": structure.read_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "timestamp": iso(structure.read_at),
     }
 
 
@@ -41,18 +60,16 @@ def _entries(
     items: tuple[ContentType, ...],
     overrides: dict[str, ContentOverride],
     defaults: ContentSettings,
-) -> dict[str, dict[str, Any]]:
-    entries = {}
+) -> dict[str, Entry]:
+    entries: dict[str, Entry] = {}
     for item in items:
         override = overrides.get(item.slug, ContentOverride())
-        entries[item.slug] = {
-            "label": item.label,
-            "count": item.count,
-            "enabled": _pick(override.enabled, defaults.enabled),
-            "fetch_limit": _pick(override.fetch_limit, defaults.fetch_limit),
-        }
+        entries[item.slug] = Entry(
+            label=item.label,
+            count=item.count,
+            enabled=defaults.enabled if override.enabled is None else override.enabled,
+            fetch_limit=(
+                defaults.fetch_limit if override.fetch_limit is None else override.fetch_limit
+            ),
+        )
     return entries
-
-
-def _pick(override: Any, default: Any) -> Any:
-    return default if override is None else override

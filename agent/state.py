@@ -115,10 +115,6 @@ class Attempt:
 STATE_FIELDS = tuple(f.name for f in fields(SiteState))
 
 
-def utc_now_iso() -> str:
-    return datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class StateStore:
     """The state database of one state dir; safe to share between threads."""
 

@@ -9,7 +9,6 @@ come back in config order.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -24,17 +23,17 @@ from agent.config import Config, SiteConfig
 from agent.errors import AgentError, BackendError, IntegrationGone, Interrupted, StateError
 from agent.http import new_session
 from agent.lock import pass_lock
-from agent.logs import quiet_site_log, site_log
-from agent.payload import build_payload, unmatched_overrides
+from agent.logs import Log, quiet_site_log, site_log
+from agent.payload import Payload, build_payload, unmatched_overrides
 from agent.retry import RetryPolicy
-from agent.state import Attempt, SiteState, StateStore, utc_now_iso
+from agent.state import Attempt, SiteState, StateStore
 from agent.structure import SiteStructure
 from agent.text import quoted
+from agent.timestamps import now_iso
 from agent.wordpress.discovery import KnownPlaces
 from agent.wordpress.reader import read_shape, read_structure
 
 T = TypeVar("T")
-Log = logging.LoggerAdapter[logging.Logger]
 SLEEP_SLICE_SECONDS = 10.0
 module_log = site_log("agent", __name__)
 
@@ -44,7 +43,7 @@ class SiteResult:
     site: str
     ok: bool
     error: str | None = None
-    payload: dict[str, Any] | None = None
+    payload: Payload | None = None
     integration_id: int | None = None
     receipt: PushReceipt | None = None
     source: str | None = None
@@ -295,7 +294,7 @@ def record_abandoned(config: Config, site_names: list[str]) -> None:
     with StateStore(config.state_dir) as store:
         for name in site_names:
             state = store.get(name)
-            state.last_attempt = utc_now_iso()
+            state.last_attempt = now_iso()
             state.last_error = "abandoned: the agent stopped while this site was being synced"
             store.update(name, state, Attempt(state.last_attempt, ok=False, error=state.last_error))
 
@@ -321,7 +320,7 @@ def _sync_site(site: SiteConfig, context: _Pass) -> SiteResult:
         state = store.get(site.name)
     except StateError as exc:
         return _failure(site, exc, config, log)
-    state.last_attempt = utc_now_iso()
+    state.last_attempt = now_iso()
     structure: SiteStructure | None = None
     try:
         known = KnownPlaces(state.api_root, state.xmlrpc_endpoint)
@@ -371,7 +370,7 @@ def _sync_site(site: SiteConfig, context: _Pass) -> SiteResult:
 
 def _attempt(state: SiteState, result: SiteResult) -> Attempt:
     return Attempt(
-        at=state.last_attempt or utc_now_iso(),
+        at=state.last_attempt or now_iso(),
         ok=result.ok,
         error=result.error,
         duration_seconds=round(result.seconds, 3),
@@ -401,7 +400,7 @@ def _read_and_build(
     log: Log,
     known: KnownPlaces | None = None,
     watchers: _Watchers | None = None,
-) -> tuple[SiteStructure, dict[str, Any]]:
+) -> tuple[SiteStructure, Payload]:
     watchers = watchers or options.watchers()
     structure = read_structure(
         site,
@@ -422,13 +421,13 @@ def _read_and_build(
 
 def _push(
     site: SiteConfig,
-    payload: dict[str, Any],
+    payload: Payload,
     backend: BackendClient,
     state: SiteState,
     log: Log,
 ) -> tuple[int, PushReceipt]:
     """Push to the integration in use; after a 404, look it up once and push once more."""
-    integration_id = integration_id_to_use(site, state)
+    integration_id = settle_integration_id(site, state)
     if integration_id is None:
         integration_id = backend.find_integration_id(site, log)
         _remember(state, integration_id, replaces=None)
@@ -454,8 +453,10 @@ def _push(
         return integration_id, backend.push_structure(site, integration_id, payload, log)
 
 
-def integration_id_to_use(site: SiteConfig, state: SiteState) -> int | None:
-    """The configured id, unless a lookup after a 404 replaced it; else the remembered one."""
+def settle_integration_id(site: SiteConfig, state: SiteState) -> int | None:
+    """The integration to push to: the configured id, unless a lookup after a 404 replaced
+    it; else the remembered one. Records in `state` that a newly configured id is in use
+    (which ends an earlier replacement)."""
     if site.integration_id is None:
         return state.integration_id
     if state.integration_id is not None and state.integration_id_replaces == site.integration_id:

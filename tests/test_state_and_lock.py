@@ -18,7 +18,7 @@ from agent.lock import pass_lock
 from agent.secret import Secret
 from agent.state import HISTORY, Attempt, SiteState, StateStore
 from agent.structure import SiteShape
-from agent.sync import PassOptions, integration_id_to_use, run_pass
+from agent.sync import PassOptions, run_pass, settle_integration_id
 from tests.support.backend_standin import BackendStandin, Fault, Integration
 from tests.support.tiny_wordpress import tiny_wordpress
 
@@ -329,38 +329,38 @@ def site(integration_id: int | None) -> SiteConfig:
 
 
 def test_configured_id_is_used() -> None:
-    assert integration_id_to_use(site(123), SiteState()) == 123
+    assert settle_integration_id(site(123), SiteState()) == 123
 
 
 def test_remembered_id_is_used_when_none_is_configured() -> None:
-    assert integration_id_to_use(site(None), SiteState(integration_id=77)) == 77
+    assert settle_integration_id(site(None), SiteState(integration_id=77)) == 77
 
 
 def test_nothing_configured_nor_remembered_needs_a_lookup() -> None:
-    assert integration_id_to_use(site(None), SiteState()) is None
+    assert settle_integration_id(site(None), SiteState()) is None
 
 
 def test_configured_id_wins_over_a_plainly_remembered_one() -> None:
     state = SiteState(integration_id=77)  # found by an earlier lookup, before it was configured
-    assert integration_id_to_use(site(123), state) == 123
+    assert settle_integration_id(site(123), state) == 123
 
 
 def test_lookup_replaces_the_stale_configured_id() -> None:
     state = SiteState(integration_id=456, integration_id_replaces=123)
-    assert integration_id_to_use(site(123), state) == 456
-    assert integration_id_to_use(site(123), state) == 456  # and keeps doing so
+    assert settle_integration_id(site(123), state) == 456
+    assert settle_integration_id(site(123), state) == 456  # and keeps doing so
 
 
 def test_new_configured_id_ends_the_replacement() -> None:
     state = SiteState(integration_id=456, integration_id_replaces=123)
-    assert integration_id_to_use(site(789), state) == 789
-    assert integration_id_to_use(site(123), state) == 123  # the replacement is forgotten
+    assert settle_integration_id(site(789), state) == 789
+    assert settle_integration_id(site(123), state) == 123  # the replacement is forgotten
 
 
 def test_replacement_survives_a_save_and_load(tmp_path: Path) -> None:
     store = StateStore(tmp_path)
     store.update("blog", SiteState(integration_id=456, integration_id_replaces=123))
-    assert integration_id_to_use(site(123), store.load()["blog"]) == 456
+    assert settle_integration_id(site(123), store.load()["blog"]) == 456
     assert store.load()["blog"].status()["integration_id"] == 456
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +27,7 @@ from prometheus_client.registry import Collector
 from agent import __version__
 from agent.state import SiteState
 from agent.sync import PassObserver, SiteResult
+from agent.timestamps import parse_iso
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -211,9 +211,5 @@ class _SiteGauges(Collector):
 
 
 def _timestamp(text: str | None) -> float | None:
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    moment = parse_iso(text)
+    return moment.timestamp() if moment is not None else None

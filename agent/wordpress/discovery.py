@@ -24,7 +24,8 @@ from requests.utils import parse_header_links
 
 from agent.config import SiteConfig
 from agent.errors import HttpError, WordPressError
-from agent.http import HttpClient, HttpResponse, Log, Origin, origin_of, shown
+from agent.http import HttpClient, HttpResponse, Origin, origin_of, shown
+from agent.logs import Log
 
 API_REL = "https://api.w.org/"
 HOME_PAGE_BYTES = 256 * 1024

@@ -22,7 +22,6 @@ import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from agent.config import SiteConfig
@@ -38,10 +37,12 @@ from agent.errors import (
     WordPressTooSlow,
     WordPressUnreachable,
 )
-from agent.http import HttpClient, Log, new_session, origin_of, tls_advice
+from agent.http import HttpClient, new_session, origin_of, tls_advice
+from agent.logs import Log
 from agent.retry import RetryPolicy
 from agent.structure import ContentType, SiteShape, SiteStructure
 from agent.text import printable, sentence
+from agent.timestamps import utc_now
 from agent.wordpress.discovery import Discovery, KnownPlaces
 from agent.wordpress.rest import BY_VIEWABLE, Listed, RestListing, RestReader
 from agent.wordpress.xmlrpc import XmlrpcReader
@@ -308,7 +309,7 @@ class _SiteRead:
             taxonomies=tuple(
                 ContentType(t.slug, t.label, counts[TAXONOMY, t.slug]) for t in chosen.taxonomies
             ),
-            read_at=datetime.now(UTC).replace(microsecond=0),
+            read_at=utc_now(),
             source=" and ".join(sources),
             requests=self.http.requests_sent,
             api_root=chosen.root,

@@ -27,7 +27,8 @@ from agent.errors import (
     SiteError,
     WordPressError,
 )
-from agent.http import HttpClient, HttpResponse, Log, shown
+from agent.http import HttpClient, HttpResponse, shown
+from agent.logs import Log
 from agent.structure import MAX_COUNT
 from agent.text import html_summary, looks_like_html, quoted
 

@@ -48,7 +48,8 @@ from agent.errors import (
     XmlrpcMethodMissing,
     XmlrpcUnavailable,
 )
-from agent.http import HttpClient, Log, shown
+from agent.http import HttpClient, shown
+from agent.logs import Log
 from agent.structure import MAX_COUNT
 from agent.text import html_summary, looks_like_html, quoted
 from agent.wordpress.rest import BY_FLAG, Listed
