@@ -408,3 +408,37 @@ def test_error_echoing_the_api_key_is_masked_in_state(
     assert key not in status["last_error"]
     for written in (tmp_path / "state").iterdir():
         assert key.encode() not in written.read_bytes()
+
+
+def test_a_state_write_failing_mid_pass_fails_that_site_only(
+    tmp_path: Path, wordpress_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk refuses one site's record (full, read-only): that site fails, saying so;
+    the others are pushed and recorded."""
+    key = "igny8-key-for-both-sites"
+    integrations = [Integration(123, 5), Integration(124, 6)]
+    with BackendStandin(api_keys={5: key, 6: key}, integrations=integrations) as backend:
+        config_path = tmp_path / "config.yaml"
+        config_path.write_text(
+            f"backend: {{url: '{backend.url}', max_attempts: 1}}\n"
+            f"state_dir: '{tmp_path / 'state'}'\n"
+            "sites:\n"
+            f"  - {{name: a, site_id: 5, api_key: {key}, wordpress: {{url: '{wordpress_url}'}}}}\n"
+            f"  - {{name: b, site_id: 6, api_key: {key}, wordpress: {{url: '{wordpress_url}'}}}}\n"
+        )
+        config_path.chmod(0o600)
+        real_update = StateStore.update
+
+        def update(store: StateStore, name: str, *args: object, **kwargs: object) -> None:
+            if name == "a":
+                raise StateError(f"cannot use {store.path}: database or disk is full")
+            real_update(store, name, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(StateStore, "update", update)
+        first, second = run_pass(load_config(config_path), PassOptions(sleep=lambda s: None))
+        assert len(backend.posts()) == 2  # both pushed
+    assert not first.ok
+    assert first.error is not None and first.error.startswith("pushed, but could not record it")
+    assert "disk is full" in first.error
+    assert second.ok
+    assert StateStore(tmp_path / "state").load()["b"].last_error is None
