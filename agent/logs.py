@@ -8,9 +8,10 @@ import os
 import sys
 import warnings
 
-from agent.secret import Redactor
+from agent.secret import know_secrets, mask_known
 from agent.text import printable
 
+MAX_MESSAGE_CHARS = 4000  # ours quote at most 500 characters of a peer's text
 AGENT = "agent"  # the "site" shown on lines that concern no single site
 # Where a module logs: a logger, or one that names a site (site_log).
 Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
@@ -21,23 +22,26 @@ _redacting_filter: _RedactSecrets | None = None
 class _RedactSecrets(logging.Filter):
     """Masks every known credential in a finished log line, whatever logged it."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.redact: Redactor | None = None
-
     def filter(self, record: logging.LogRecord) -> bool:
-        redact = self.redact or (lambda text: text)
+        redact = mask_known
         try:
             message = record.getMessage()
         except Exception:  # a bad log call: show it (masked) as one line, never a traceback
             message = f"{record.msg} {record.args!r}"
-        record.msg = redact(message)
+        record.msg = _bounded(redact(message))  # masked whole first: no secret is cut in two
         record.args = None
         if record.exc_info:
             text = logging.Formatter().formatException(record.exc_info)
             record.exc_text = redact(text)
             record.exc_info = None
         return True
+
+
+def _bounded(message: str) -> str:
+    """A log line of sane length, whatever a library or a peer put in it."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return f"{message[:MAX_MESSAGE_CHARS]}… ({len(message) - MAX_MESSAGE_CHARS} more characters)"
 
 
 class _SiteFormatter(logging.Formatter):
@@ -65,8 +69,9 @@ def setup_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     set_level(level)
-    # urllib3 logs full request lines at debug; ours (http.py) are enough.
-    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    # urllib3 logs full request lines at debug, and at warning quotes a peer's bad
+    # headers whole, with the URL and a traceback; http.py says what went wrong itself.
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
     # APScheduler logs every job run at info; the daemon logs its passes itself.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # verify: false is the operator's choice; urllib3 would warn on every request
@@ -80,9 +85,9 @@ def set_level(level: str) -> None:
 
 
 def mask_secrets(secrets: list[str]) -> None:
-    """From now on, these values never reach stderr through logging."""
-    if _redacting_filter is not None:
-        _redacting_filter.redact = Redactor(secrets)
+    """From now on, these values never reach a log line, nor a peer's text the agent
+    quotes."""
+    know_secrets(secrets)
 
 
 def site_log(site: str, name: str = "agent") -> logging.LoggerAdapter[logging.Logger]:

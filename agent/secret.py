@@ -50,3 +50,18 @@ class Redactor:
 
     def __call__(self, text: str) -> str:
         return self._pattern.sub(MASK, text) if self._pattern is not None else text
+
+
+_known = Redactor(())
+
+
+def know_secrets(values: Iterable[str]) -> None:
+    """The secrets of the running config: from now on masked in every log line and in
+    every peer's text the agent quotes (before it is cut, so no part of one survives)."""
+    global _known
+    _known = Redactor(values)
+
+
+def mask_known(text: str) -> str:
+    """`text` with every secret given to `know_secrets` masked."""
+    return _known(text)

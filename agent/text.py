@@ -11,6 +11,8 @@ from __future__ import annotations
 import html
 import re
 
+from agent.secret import mask_known
+
 MESSAGE_LIMIT = 500
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -45,8 +47,9 @@ def cut(text: str, limit: int = MESSAGE_LIMIT) -> str:
 
 
 def quoted(text: str, limit: int = MESSAGE_LIMIT) -> str:
-    """A peer's message as the agent quotes it: one line, at most `limit` characters."""
-    return cut(one_line(text), limit) or "(empty)"
+    """A peer's message as the agent quotes it: the config's secrets masked (a page may
+    echo a request's credentials), one line, at most `limit` characters."""
+    return cut(one_line(mask_known(text)), limit) or "(empty)"
 
 
 def looks_like_html(body: bytes) -> bool:

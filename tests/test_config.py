@@ -344,6 +344,42 @@ def test_missing_secret_file_is_an_error_at_its_key(tmp_path: Path) -> None:
     assert "nowhere.key" in problem_at(problems, "sites[0].api_key_file")
 
 
+def test_a_secret_pasted_as_a_file_name_is_not_quoted(tmp_path: Path) -> None:
+    (tmp_path / "wp.pass").write_text("x\n")
+    key = "sk_live_0123456789abcdefghijklmnopq"
+    problems = problems_of(tmp_path, FILE_SECRETS.format(api_key_file=key, password_file="wp.pass"))
+    assert problem_at(problems, "sites[0].api_key_file") == (
+        "sites[0].api_key_file: no such file in $CREDENTIALS_DIRECTORY nor beside "
+        f"{tmp_path / 'config.yaml'}. The value is not shown: it does not look like a file "
+        "name. If it is the secret itself, give it as api_key instead"
+    )
+    assert "sk_live" not in "\n".join(problems)
+
+
+def test_a_secret_file_named_by_a_variable_names_the_variable_not_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "wp.pass").write_text("x\n")
+    monkeypatch.setenv("T_API_KEY", "k.e.y/that-is-the-secret")  # meant for api_key
+    problems = problems_of(
+        tmp_path, FILE_SECRETS.format(api_key_file="${T_API_KEY}", password_file="wp.pass")
+    )
+    assert problem_at(problems, "sites[0].api_key_file") == (
+        "sites[0].api_key_file: the file ${T_API_KEY} names is not found in "
+        f"$CREDENTIALS_DIRECTORY nor beside {tmp_path / 'config.yaml'}"
+    )
+    assert "that-is-the-secret" not in "\n".join(problems)
+
+
+def test_a_ping_url_python_cannot_parse_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    text = MINIMAL + "monitoring:\n  ping_url: 'https://[hc-ping.com/TOKEN-0123456789'\n"
+    problems = problems_of(tmp_path, text)
+    assert problem_at(problems, "monitoring.ping_url").endswith(
+        "must be an http:// or https:// URL (it is not shown here: it is a secret)"
+    )
+    assert "TOKEN" not in "\n".join(problems)
+
+
 def test_both_secret_and_secret_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "api.key").write_text("from-file\n")
     text = MINIMAL.replace(

@@ -123,7 +123,7 @@ def test_secret_in_a_log_message_is_masked(
     log = site_log("blog")
     log.info("sending Authorization: Bearer %s", API_KEY)
     log.debug(f"password is {PASSWORD}")
-    logging.getLogger("urllib3.connectionpool").warning("url had %s in it", API_KEY)
+    logging.getLogger("urllib3.connectionpool").error("url had %s in it", API_KEY)
     err = capsys.readouterr().err
     assert "Bearer" in err and "password is" in err and "url had" in err
     assert API_KEY not in err
@@ -239,3 +239,48 @@ def test_basic_auth_form_is_masked_in_logs(capsys: pytest.CaptureFixture[str]) -
     mask_secrets(["abcd efgh ijkl mnop", basic])
     site_log("blog").debug("header was Basic %s", basic)
     assert basic not in capsys.readouterr().err
+
+
+def test_a_ping_url_rebuilt_by_a_library_is_masked(capsys: pytest.CaptureFixture[str]) -> None:
+    """urllib3 and friends spell the port out and the agent adds /start: the token is
+    masked in whatever form the URL reaches a log line."""
+    from agent.config.model import ping_url_forms
+
+    setup_logging("debug")
+    for url, logged, token in (
+        (
+            "https://hc-ping.com/0f3c2a1e-aaaa-bbbb-cccc-1234567890ab",
+            "https://hc-ping.com:443/0f3c2a1e-aaaa-bbbb-cccc-1234567890ab/start",
+            "0f3c2a1e",
+        ),
+        (
+            "https://monitor.example/ping?key=KEY-0123456789",
+            "https://monitor.example:443/ping/fail?key=KEY-0123456789",
+            "KEY-0123",
+        ),
+    ):
+        mask_secrets(ping_url_forms(url))
+        logging.getLogger("urllib3.connectionpool").error(
+            "Failed to parse headers (url=%s)", logged
+        )
+        assert token not in capsys.readouterr().err
+
+
+def test_a_peer_echoing_a_password_is_masked_before_the_cut() -> None:
+    """A WAF page or a plugin's fault quoting the request: cutting it first would leave
+    most of the password unmasked."""
+    from agent.text import quoted
+
+    mask_secrets([PASSWORD])
+    text = quoted("x" * 480 + " bad password: " + PASSWORD, 500)
+    assert "abcd" not in text and "EFGH" not in text
+    assert text.endswith("bad password: ***")
+
+
+def test_a_huge_log_line_is_cut(capsys: pytest.CaptureFixture[str]) -> None:
+    setup_logging("info")
+    mask_secrets([])
+    site_log("blog").warning("header data %s", "x" * 100_000)
+    [line] = capsys.readouterr().err.splitlines()
+    assert len(line) < 4200
+    assert line.endswith("… (96012 more characters)")

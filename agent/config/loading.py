@@ -251,7 +251,8 @@ class _Loader:
         if isinstance(inline, str):
             self.warn_literal_secret(inline)
             section = {**section, key.name: self.substitute(inline, join(path, key.name))}
-        if isinstance(section.get(file_key), str):
+        file_as_written = section.get(file_key)
+        if isinstance(file_as_written, str):
             section = {
                 **section,
                 file_key: self.substitute(section[file_key], join(path, file_key)),
@@ -264,6 +265,7 @@ class _Loader:
                 seen=self.secrets_seen,
                 warnings=self.warnings,
                 key_path=join(path, file_key),
+                file_as_written=file_as_written if isinstance(file_as_written, str) else None,
             )
         except SecretProblem as problem:
             self.problem(join(path, problem.key), str(problem))
@@ -403,8 +405,12 @@ class _Loader:
         if url is not None and url.reveal() != UNREAD:
             from urllib.parse import urlsplit
 
-            parts = urlsplit(url.reveal())
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            try:
+                parts = urlsplit(url.reveal())
+                usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            except ValueError:  # e.g. an unclosed [ of an IPv6 address
+                usable = False
+            if not usable:
                 self.problem("monitoring.ping_url", "must be an http:// or https:// URL (it is "
                              "not shown here: it is a secret)")  # fmt: skip
                 values = {**values, "ping_url": None}

@@ -9,9 +9,12 @@ import base64
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from agent.config.schema import default
 from agent.secret import Redactor, Secret
+
+MIN_MASKED_PART = 8  # shorter parts of a ping URL (`/ping`) hold no token, and are common
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ class Config:
         """Every credential value, in the forms that could reach a log line."""
         values: list[str] = []
         if self.monitoring.ping_url:
-            values.append(self.monitoring.ping_url.reveal())
+            values += ping_url_forms(self.monitoring.ping_url.reveal())
         for site in self.sites:
             if site.api_key:
                 values.append(site.api_key.reveal())
@@ -128,3 +131,14 @@ class Config:
                     pair = f"{wp.username}:{password}".encode()
                     values.append(base64.b64encode(pair).decode())
         return values
+
+
+def ping_url_forms(url: str) -> list[str]:
+    """The ping URL and its token-bearing parts: a library may log the URL rebuilt (the
+    port spelled out, `/start` added), so its path and query are masked on their own."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # refused by the config's checks; masked whole all the same
+        return [url]
+    pieces = [parts.path.rstrip("/"), parts.query]
+    return [url, *(piece for piece in pieces if len(piece) >= MIN_MASKED_PART)]

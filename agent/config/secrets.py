@@ -37,18 +37,21 @@ def read_secret(
     seen: list[str],
     warnings: list[str],
     key_path: str,
+    file_as_written: str | None = None,
 ) -> Secret | None:
     """The secret `name` of a mapping (or None when it has none); raise SecretProblem.
 
     Every value read is added to `seen` (masked in the config's problems, even a bad
-    one); a file others can read adds a warning.
+    one); a file others can read adds a warning. `file_as_written` is the `<name>_file`
+    value before `${VAR}`s were replaced: what a problem may show of it.
     """
     file_key = f"{name}_file"
     inline, from_file = section.get(name), section.get(file_key)
     if inline is not None and from_file is not None:
         raise SecretProblem(name, f"give either {name} or {file_key}, not both")
     if from_file is not None:
-        return _from_file(file_key, from_file, config_path, seen, warnings, key_path)
+        shown = file_as_written if file_as_written is not None else from_file
+        return _from_file(file_key, from_file, shown, config_path, seen, warnings, key_path)
     if inline is None:
         return None
     if not isinstance(inline, str) or not inline.strip():
@@ -64,6 +67,7 @@ def read_secret(
 def _from_file(
     file_key: str,
     name: Any,
+    as_written: Any,
     config_path: Path,
     seen: list[str],
     warnings: list[str],
@@ -73,10 +77,16 @@ def _from_file(
         raise SecretProblem(file_key, "must be a file name")
     path = find_secret_file(name, config_path.parent)
     if path is None:
-        raise SecretProblem(
-            file_key,
-            f"file {name!r} not found in $CREDENTIALS_DIRECTORY nor beside {config_path}",
-        )
+        where = f"in $CREDENTIALS_DIRECTORY nor beside {config_path}"
+        if as_written != name:  # it came from ${VAR}s: name them, never their value
+            raise SecretProblem(file_key, f"the file {as_written} names is not found {where}")
+        if not looks_like_a_file_name(name):
+            raise SecretProblem(
+                file_key,
+                f"no such file {where}. The value is not shown: it does not look like a "
+                f"file name. If it is the secret itself, give it as {file_key[:-5]} instead",
+            )
+        raise SecretProblem(file_key, f"file {name!r} not found {where}")
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_SECRET_FILE_BYTES + 1)
@@ -104,6 +114,15 @@ def _from_file(
             f"run: chmod o-rwx {path}"
         )
     return Secret(value)
+
+
+def looks_like_a_file_name(name: str) -> bool:
+    """Whether `name` may be quoted in a problem: a path or a short name, not what a
+    secret pasted into the wrong key looks like (long, a URL, or spaced like a
+    WordPress application password)."""
+    if "://" in name or any(char.isspace() for char in name):
+        return False
+    return "/" in name or "." in name or len(name) < 24
 
 
 def header_problem(value: str, *, latin1: bool = False) -> str | None:
