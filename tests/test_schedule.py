@@ -141,3 +141,53 @@ def test_repeated_wall_time():
     assert not is_repeated_wall_time(first, BERLIN)
     assert is_repeated_wall_time(second, BERLIN)
     assert not is_repeated_wall_time(datetime(2026, 3, 29, 1, 30, tzinfo=UTC), BERLIN)
+
+
+# --- cron's meaning, not APScheduler 3's from_crontab (which counts 0 as Monday) ---------
+
+SUNDAY = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)  # a Sunday, past 03:00
+
+
+def weekdays_fired(cron: str, count: int) -> list[str]:
+    return [t.strftime("%a %d") for t in fire_times(CronSchedule(cron, "UTC"), SUNDAY, count)]
+
+
+@pytest.mark.parametrize(
+    "cron, expected",
+    [
+        ("0 3 * * 1", ["Mon 30", "Mon 07", "Mon 14"]),
+        ("0 3 * * 0", ["Sun 06", "Sun 13", "Sun 20"]),
+        ("0 3 * * 7", ["Sun 06", "Sun 13", "Sun 20"]),
+        ("0 3 * * 1-5", ["Mon 30", "Tue 01", "Wed 02", "Thu 03", "Fri 04", "Mon 07"]),
+        ("0 3 * * mon-fri", ["Mon 30", "Tue 01", "Wed 02", "Thu 03", "Fri 04", "Mon 07"]),
+        ("0 3 * * sat-sun", ["Sat 05", "Sun 06", "Sat 12"]),
+        ("0 3 * * 5-7", ["Fri 04", "Sat 05", "Sun 06", "Fri 11"]),
+        ("0 3 * * 0-2", ["Mon 30", "Tue 01", "Sun 06", "Mon 07"]),
+        ("0 3 * * */2", ["Tue 01", "Thu 03", "Sat 05", "Sun 06", "Tue 08"]),
+        ("0 3 * * 1/3", ["Mon 30", "Thu 03", "Sun 06", "Mon 07"]),
+        ("0 3 * * 2,4", ["Tue 01", "Thu 03", "Tue 08"]),
+    ],
+)
+def test_weekdays_count_from_sunday_as_in_crontab(cron: str, expected: list[str]) -> None:
+    assert weekdays_fired(cron, len(expected)) == expected
+
+
+def test_a_day_of_the_month_and_a_weekday_both_given_mean_either() -> None:
+    # crontab(5): "the 1st and 15th of each month, as well as on every Friday"
+    assert weekdays_fired("0 3 1,15 * 5", 5) == ["Tue 01", "Fri 04", "Fri 11", "Tue 15", "Fri 18"]
+
+
+@pytest.mark.parametrize(
+    "cron, why",
+    [
+        ("0 3 * * 8", "weekday '8' is not 0-7 (0 and 7 are Sunday) nor sun-sat"),
+        ("0 3 * * fri-mon", "weekday range 'fri-mon' runs backwards"),
+        ("0 3 * * 1/0", "weekday step '0' must be 1 or more"),
+        ("0 3 * * funday", "weekday 'funday' is not a number nor a day name (sun-sat)"),
+        ("0 3 * *", "it needs 5 fields: minute hour day month weekday"),
+    ],
+)
+def test_a_weekday_cron_cannot_run_says_why(cron: str, why: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        CronSchedule(cron, "UTC")
+    assert str(caught.value) == why

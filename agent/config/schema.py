@@ -268,7 +268,12 @@ SCHEMA = Key(
             SECTION,
             "when `igny8-agent run` passes over the sites",
             keys=(
-                Key("cron", CRON, "5-field crontab expression", default="0 3 * * *"),
+                Key(
+                    "cron",
+                    CRON,
+                    "5-field crontab expression, read as cron reads it (weekday 0 or 7 is Sunday)",
+                    default="0 3 * * *",
+                ),
                 Key("timezone", TIMEZONE, "an IANA name, e.g. Europe/Berlin", default="UTC"),
                 Key(
                     "jitter_seconds",

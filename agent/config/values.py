@@ -219,15 +219,10 @@ def _cron(key: Key, value: Any, beside: Path) -> str:
     cron = _string(key, value, beside)
     if cron == key.default:
         return cron  # known good: no need to load the scheduler to check it
-    if len(cron.split()) != 5:
-        raise Wrong(
-            f"must be a crontab expression like '0 3 * * *', not {cron!r} (it needs 5 fields: "
-            "minute hour day month weekday)"
-        )
-    from apscheduler.triggers.cron import CronTrigger  # only when there is a cron to check
+    from agent.schedule import crontab_triggers  # only when there is a cron to check
 
     try:
-        CronTrigger.from_crontab(cron, timezone="UTC")
+        crontab_triggers(cron, ZoneInfo("UTC"))
     except ValueError as exc:
         raise Wrong(
             f"must be a crontab expression like '0 3 * * *', not {cron!r} ({exc})"
