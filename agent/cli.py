@@ -117,8 +117,11 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     status = commands.add_parser("status", help="the last result of each site")
-    status.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    status.add_argument(
+    status_output = status.add_mutually_exclusive_group()
+    status_output.add_argument(
+        "--json", action="store_true", help="print one JSON object on stdout"
+    )
+    status_output.add_argument(
         "--check",
         action="store_true",
         help="exit 1 (one line per site on stdout) unless every site's last "
@@ -127,7 +130,6 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--max-age",
         type=_hours,
-        default=DEFAULT_MAX_AGE_HOURS,
         metavar="HOURS",
         help=f"with --check (default {DEFAULT_MAX_AGE_HOURS:g})",
     )
@@ -241,12 +243,21 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
 def _status(args: argparse.Namespace, config: Config) -> int:
     from agent.state import SiteState, StateStore
+    from agent.text import printable
 
-    with StateStore(config.state_dir, read_only=True) as store:
-        states = store.load()
+    if args.max_age is not None and not args.check:
+        raise _UsageError("--max-age goes with --check")
+    try:
+        with StateStore(config.state_dir, read_only=True) as store:
+            states = store.load()
+    except AgentError as exc:
+        if not args.check:
+            raise
+        print(printable(f"UNKNOWN: {exc}"))  # a monitor reads stdout
+        return EXIT_SITE_FAILED
     report = {site.name: states.get(site.name, SiteState()).status() for site in config.sites}
     if args.check:
-        return _check(report, args.max_age)
+        return _check(report, args.max_age or DEFAULT_MAX_AGE_HOURS)
     if args.json:
         _print_json(report)
         return EXIT_OK
@@ -265,6 +276,9 @@ def _check(report: dict[str, dict[str, Any]], max_age_hours: float) -> int:
 
     from agent.text import printable
 
+    if not report:
+        print("no sites configured (sites, sites_dir): nothing is synced")
+        return EXIT_SITE_FAILED
     now = datetime.now(UTC)
     problems = []
     for name, entry in report.items():

@@ -80,6 +80,7 @@ class Daemon:
         self._stalled_said = False
         self.monitoring = monitoring_for(config, daemon=True)
         self.metrics_server: WSGIServer | None = None
+        self.metrics_listen: tuple[str, int] | None = None
         self.scheduler = scheduler or BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(1), WATCHDOG: ThreadPoolExecutor(1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -188,14 +189,14 @@ class Daemon:
     def _serve_metrics(self, config: Config) -> None:
         """Serve /metrics at metrics.listen (again, after a reload that changed it)."""
         listen = config.metrics.listen
-        server = self.metrics_server
-        serving = (str(server.server_address[0]), int(server.server_address[1])) if server else None
-        if self.metrics_server is not None and serving != listen:
+        if self.metrics_server is not None and self.metrics_listen != listen:
             self.metrics_server.shutdown()
             self.metrics_server.server_close()
             self.metrics_server = None
         if listen is not None and self.metrics_server is None and self.monitoring.metrics:
             self.metrics_server = self.monitoring.metrics.serve(listen)
+        # As configured (a name such as localhost, not the address it resolved to).
+        self.metrics_listen = listen
 
     def _next_run(self) -> str:
         job = self.scheduler.get_job(DAILY)

@@ -790,3 +790,57 @@ def test_site_files_get_env_interpolation_and_the_secret_rules(
     )
     status_view = load(tmp_path, MINIMAL + "sites_dir: sites.d\n", read_secrets=False)
     assert len(status_view.sites) == 3
+
+
+@pytest.mark.parametrize(
+    "listen, expected",
+    [
+        ("127.0.0.1:9817", ("127.0.0.1", 9817)),
+        ("[::1]:9817", ("::1", 9817)),
+        (":9817", ("0.0.0.0", 9817)),
+        ("localhost:9817", ("localhost", 9817)),
+    ],
+)
+def test_metrics_listen_forms(tmp_path: Path, listen: str, expected: tuple[str, int]) -> None:
+    config = load(tmp_path, MINIMAL + f"metrics:\n  listen: '{listen}'\n")
+    assert config.metrics.listen == expected
+
+
+@pytest.mark.parametrize("listen", ["9817", "localhost", "127.0.0.1:99999", "a b:1"])
+def test_metrics_listen_needs_host_and_port(tmp_path: Path, listen: str) -> None:
+    problems = problems_of(tmp_path, MINIMAL + f"metrics:\n  listen: '{listen}'\n")
+    assert problem_at(problems, "metrics.listen") == (
+        "metrics.listen: must be host:port, e.g. 127.0.0.1:9817 (or :9817 for every "
+        f"address), not {listen!r}"
+    )
+
+
+def test_a_slow_sites_timeout_keeps_its_meaning_under_the_read_deadline(tmp_path: Path) -> None:
+    """A config written before wordpress.deadline existed: a 300 s timeout is not cut
+    short by the 120 s default; a deadline given shorter than the timeout is warned of."""
+    assert load(tmp_path, MINIMAL).sites[0].wordpress.deadline == 120
+    slow = MINIMAL.replace(
+        "url: https://blog.example.com", "url: https://blog.example.com\n      timeout: 300"
+    )
+    assert load(tmp_path, slow).sites[0].wordpress.deadline == 900
+    given = slow.replace("timeout: 300", "timeout: 300\n      deadline: 60")
+    config = load(tmp_path, given)
+    assert config.sites[0].wordpress.deadline == 60
+    assert config.warnings == (
+        "sites[0].wordpress.deadline (60 s) is shorter than sites[0].wordpress.timeout "
+        "(300 s): one slow answer uses it up",
+    )
+
+
+def test_a_textfile_directory_that_is_gone_is_a_warning_not_a_refusal(tmp_path: Path) -> None:
+    """node_exporter removed: the syncs go on (CONTRACT §10: a metrics target that fails
+    costs a warning, never the pass)."""
+    config = load(tmp_path, MINIMAL + "metrics:\n  textfile: /nonexistent/igny8_agent.prom\n")
+    assert config.warnings == (
+        "metrics.textfile: /nonexistent is not a directory (yet?): the metrics will not be "
+        "written there",
+    )
+    problems = problems_of(tmp_path, MINIMAL + "metrics:\n  textfile: /tmp/igny8_agent.txt\n")
+    assert problem_at(problems, "metrics.textfile").endswith(
+        "must end in .prom (node_exporter reads only those files)"
+    )

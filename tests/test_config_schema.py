@@ -16,6 +16,7 @@ from agent.config import load_config
 from agent.config import model as model
 from agent.config.docs import example_yaml, json_schema, json_schema_text
 from agent.config.schema import OVERRIDES, SCHEMA, SECTION, SITES, Key
+from agent.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "config.example.yaml"
@@ -151,6 +152,41 @@ def test_the_json_schema_flags_what_the_agent_refuses(document: dict[str, Any], 
 def test_the_json_schema_accepts_env_references_for_numbers() -> None:
     document = {"parallel_sites": "${PARALLEL}", "sites": []}
     assert list(validator().iter_errors(document)) == []
+
+
+SITE = {"name": "a", "site_id": 1, "api_key": "key-0123456789"}
+
+
+@pytest.mark.parametrize(
+    ("document", "valid"),
+    [
+        ({"sites": [{**SITE, "wordpress": {"url": "https://a.example"}}]}, True),
+        ({"sites": [SITE]}, False),  # no wordpress
+        ({"parallel_sites": 4}, False),  # neither sites nor sites_dir
+        ({"sites": [], "sites_dir": "sites.d", "parallel_sites": "4"}, True),
+        ({"sites": [], "sites_dir": "sites.d", "parallel_sites": "four"}, False),
+        ({"sites": [], "sites_dir": "sites.d", "schedule": {"check_every": " 3600 "}}, True),
+        ({"sites": [], "sites_dir": "sites.d", "backend": {"timeout": "2.5"}}, True),
+        ({"sites": [], "sites_dir": "sites.d", "backend": {"verify": "no"}}, True),
+        ({"sites": [], "sites_dir": "sites.d", "metrics": {"listen": ":9817"}}, True),
+        ({"sites": [], "sites_dir": "sites.d", "metrics": {"listen": "9817"}}, False),
+    ],
+)
+def test_the_json_schema_and_the_agent_agree(
+    tmp_path: Path, document: dict[str, Any], valid: bool
+) -> None:
+    """An editor flags what check-config refuses, and nothing it accepts."""
+    (tmp_path / "sites.d").mkdir()
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(document))
+    path.chmod(0o600)
+    try:
+        load_config(path, require_backend=False)
+        agent_accepts = True
+    except ConfigError:
+        agent_accepts = False
+    schema_accepts = not list(validator().iter_errors(document))
+    assert (agent_accepts, schema_accepts) == (valid, valid)
 
 
 def test_the_commands_print_them(capsys: pytest.CaptureFixture[str]) -> None:

@@ -241,3 +241,24 @@ def test_a_stopping_daemon_starts_no_pass(tmp_path: Path, passes: Passes) -> Non
     scheduler.fire(CHECK)
     assert passes.calls == [] and passes.checks == 0
     assert daemon.idle.is_set()
+
+
+def test_a_reload_keeps_serving_metrics_on_a_named_host(tmp_path: Path, passes: Passes) -> None:
+    """`localhost:PORT` resolves to 127.0.0.1: the server is not restarted at each reload."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = write_config(tmp_path, "a")
+    path.write_text(path.read_text() + f"metrics: {{listen: 'localhost:{port}'}}\n")
+    daemon, _, _ = make_daemon(path)
+    daemon._serve_metrics(daemon.config)
+    serving = daemon.metrics_server
+    try:
+        assert serving is not None
+        daemon._reload()
+        assert daemon.metrics_server is serving
+    finally:
+        serving.shutdown()
+        serving.server_close()

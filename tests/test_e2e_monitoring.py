@@ -304,6 +304,30 @@ def test_status_check_for_nagios(agent: Agent, fake_wp, backend) -> None:
     assert failing.stdout.startswith("blog: FAILING since ")
     assert "refused the API key" in failing.stdout
     assert agent.run("status", "--check", "--max-age", "-1").returncode == 2
+    assert agent.run("status", "--max-age", "48").returncode == 2  # without --check
+    assert agent.run("status", "--check", "--json").returncode == 2
+
+
+def test_status_check_says_what_it_cannot_know(agent: Agent, fake_wp, backend) -> None:
+    """On stdout, where a monitor looks: no sites at all, or a state it cannot read."""
+    (agent.config_path.parent / "sites.d").mkdir()
+    config = one_site(fake_wp.url, backend)
+    config.pop("sites")
+    config["sites_dir"] = "sites.d"
+    agent.write_config(config)
+    nothing = agent.run("status", "--check")
+    assert (nothing.returncode, nothing.stdout) == (
+        1,
+        "no sites configured (sites, sites_dir): nothing is synced\n",
+    )
+
+    agent.write_config(one_site(fake_wp.url, backend))
+    agent.state_dir.mkdir(parents=True, exist_ok=True)
+    (agent.state_dir / "state.db").write_bytes(b"not a database" * 100)
+    unreadable = agent.run("status", "--check")
+    assert unreadable.returncode == 1
+    assert unreadable.stdout.startswith("UNKNOWN: ")
+    assert "state.db" in unreadable.stdout
 
 
 # --- freshness: a new post type reaches IGNY8 within check_every --------------------------------

@@ -49,6 +49,13 @@ HEADER = """\
 # have no default; the value shown is an example.
 """
 ENV_REFERENCE_PATTERN = r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$"
+# Strings the agent reads as numbers and flags (values.py: as_int, float(), as_bool); a
+# bound checked on the number is not checked on its text.
+INTEGER_TEXT = r"^\s*-?[0-9]+\s*$"
+NUMBER_TEXT = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+BOOLEAN_TEXT = (
+    r"^\s*(true|True|TRUE|yes|Yes|YES|on|On|ON|1|false|False|FALSE|no|No|NO|off|Off|OFF|0)\s*$"
+)
 
 
 # --- config.example.yaml -------------------------------------------------------------------
@@ -126,6 +133,7 @@ def json_schema() -> dict[str, Any]:
         "$id": "https://igny8.com/schemas/igny8-agent-config.json",
         "title": "igny8-agent configuration",
         **document,
+        "anyOf": [{"required": ["sites"]}, {"required": ["sites_dir"]}],
     }
 
 
@@ -144,7 +152,7 @@ def _object(key: Key) -> dict[str, Any]:
                 "description": f"a file holding {child.name} (relative: in "
                 "$CREDENTIALS_DIRECTORY, else beside the config)",
             }
-        if child.required is True and not child.secret and child.kind not in (SECTION,):
+        if child.required is True and not child.secret:
             required.append(child.name)
     schema: dict[str, Any] = {
         "type": "object",
@@ -180,14 +188,14 @@ def _value_schema(key: Key) -> dict[str, Any]:
             schema["minimum"] = int(key.minimum)
         if key.maximum is not None:
             schema["maximum"] = int(key.maximum)
-        return _or_env(schema)
+        return _or_env(schema, INTEGER_TEXT)
     if key.kind == NUMBER:
         schema = {"type": "number"}
         if key.above is not None:
             schema["exclusiveMinimum"] = key.above
-        return _or_env(schema)
+        return _or_env(schema, NUMBER_TEXT)
     if key.kind == BOOLEAN:
-        return _or_env({"type": "boolean"})
+        return _or_env({"type": "boolean"}, BOOLEAN_TEXT)
     if key.kind == CHOICE:
         return {"enum": list(key.choices)}
     if key.kind == TLS:
@@ -203,6 +211,8 @@ def _value_schema(key: Key) -> dict[str, Any]:
     return {"type": "string"}
 
 
-def _or_env(schema: dict[str, Any]) -> dict[str, Any]:
-    """Also a ${VAR} reference, which the agent reads as the variable's value."""
-    return {"anyOf": [schema, {"type": "string", "pattern": ENV_REFERENCE_PATTERN}]}
+def _or_env(schema: dict[str, Any], text: str) -> dict[str, Any]:
+    """Also a ${VAR} reference, which the agent reads as the variable's value, or the
+    value written as a string (`text`, a pattern), which the agent reads the same way."""
+    pattern = f"{ENV_REFERENCE_PATTERN}|{text}"
+    return {"anyOf": [schema, {"type": "string", "pattern": pattern}]}

@@ -131,7 +131,8 @@ WORDPRESS = Key(
         Key(
             "deadline",
             NUMBER,
-            "seconds for the whole read of this site, retries included",
+            "seconds for the whole read of this site, retries included (when not "
+            "given: 120, or 3 times timeout if that is longer)",
             default=120.0,
             above=0,
         ),
@@ -307,7 +308,7 @@ SCHEMA = Key(
                 Key(
                     "listen",
                     LISTEN,
-                    "host:port the daemon serves /metrics on",
+                    "host:port the daemon serves /metrics on (:9817 is every address)",
                     example="127.0.0.1:9817",
                     show=False,
                 ),

@@ -240,16 +240,20 @@ def _timezone(key: Key, value: Any, beside: Path) -> str:
 
 
 def _listen(key: Key, value: Any, beside: Path) -> tuple[str, int]:
-    """(host, port) of "127.0.0.1:9817", "[::1]:9817" or ":9817" (every address)."""
+    """(host, port) of "127.0.0.1:9817", "[::1]:9817" or ":9817" (every address, as
+    exporters write it)."""
     text = _string(key, value, beside).strip()
-    host, _, port = text.rpartition(":")
+    host, colon, port = text.rpartition(":")
     host = host.strip("[]") or "0.0.0.0"
     if (
-        not (port.isascii() and port.isdigit())
+        not colon
+        or not (port.isascii() and port.isdigit())
         or not 0 < int(port) < 65536
         or not re.fullmatch(r"[A-Za-z0-9.:_-]+", host)
     ):
-        raise Wrong(f"must be host:port, e.g. 127.0.0.1:9817, not {text!r}")
+        raise Wrong(
+            f"must be host:port, e.g. 127.0.0.1:9817 (or :9817 for every address), not {text!r}"
+        )
     return host, int(port)
 
 
