@@ -366,7 +366,7 @@ class _Loader:
         (a config written before the key existed keeps its meaning)."""
         deadline, timeout = values["deadline"], values["timeout"]
         if not given:
-            return max(deadline, SLOWEST_ANSWERS_PER_READ * timeout)
+            return float(max(deadline, SLOWEST_ANSWERS_PER_READ * timeout))
         if deadline < timeout:
             self.warnings.append(
                 f"{join(path, 'deadline')} ({deadline:g} s) is shorter than "
