@@ -131,6 +131,30 @@ def test_a_hanging_site_ends_at_its_deadline_and_the_other_site_is_synced(
     assert len(backend.posts()) == 1
 
 
+def test_a_site_with_many_hanging_counts_leaves_the_shared_pool_to_the_others(
+    agent: Agent, wp: HostileWordPress, backend: BackendStandin
+) -> None:
+    """Sites side by side share one pool of request threads; a site may hold only its
+    own few places there, so 40 hanging counts cannot keep another site's requests
+    queued past that site's deadline."""
+    for number in range(40):
+        base = f"hanging{number}"
+        wp.types[base] = {"slug": base, "name": base, "rest_base": base, "rest_namespace": "wp/v2"}
+        wp.routes[f"/wp-json/wp/v2/{base}"] = Hang()
+    with HostileWordPress() as good:
+        # The healthy site starts a little later, so the hanging counts are in first.
+        types = "/wp-json/wp/v2/types"
+        good.routes[types] = Computed(lambda request: (time.sleep(0.5), good.default(types))[1])
+        slow = site_entry(wp.url, name="slow", timeout=30, deadline=6, xmlrpc="never")
+        fast = site_entry(good.url, name="fast", deadline=4, xmlrpc="never")
+        agent.write_config(config_for(backend, slow, fast, parallel_sites=2))
+        result, seconds = timed(agent, "sync", "--json")
+    report = result.json()
+    assert report["fast"]["ok"] is True, report["fast"]
+    assert "sites[0].wordpress.deadline (6 s)" in report["slow"]["error"]
+    assert seconds < ENDS_WITHIN
+
+
 # --- WordPress that answers nonsense ----------------------------------------------------
 
 

@@ -19,6 +19,7 @@ requests in flight (`wordpress.max_connections`).
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
@@ -133,7 +134,7 @@ def _read(
             max_in_flight=wp.max_connections,
             on_response=on_request,
         )
-        read = _SiteRead(site, http, pool, log, known)
+        read = _SiteRead(site, http, pool, log, known, deadline)
         try:
             with _as_wordpress_errors(site):
                 return what(read)
@@ -149,11 +150,16 @@ class _SiteRead:
         pool: ThreadPoolExecutor,
         log: Log,
         known: KnownPlaces | None,
+        deadline: Deadline,
     ):
         self.site = site
         self.http = http
         self.pool = pool
         self.log = log
+        self.deadline = deadline
+        # The site's places in the pool that every site of the pass shares: tasks of a
+        # site beyond its connections would only wait there, and keep other sites out.
+        self._places = threading.BoundedSemaphore(site.wordpress.max_connections + 1)
         self.discovery = Discovery(site, http, log, known)
         self.rest = RestReader(site, http, self.in_parallel, log)
         self._xmlrpc: XmlrpcReader | None = None
@@ -168,7 +174,17 @@ class _SiteRead:
         return self._xmlrpc
 
     def submit(self, call: Callable[[], T]) -> Future[T]:
-        future = self.pool.submit(call)
+        """Run `call` on the pool once the site has a place there (by its deadline)."""
+        if not self._places.acquire(timeout=max(self.deadline.remaining(), 0)):
+            raise DeadlineExceeded(
+                f"its requests were still running when the site's {self.deadline.what} passed"
+            )
+        try:
+            future = self.pool.submit(call)
+        except BaseException:
+            self._places.release()
+            raise
+        future.add_done_callback(lambda _: self._places.release())
         self._futures.append(future)
         return future
 
