@@ -28,11 +28,13 @@ import datetime
 import email.utils
 import functools
 import heapq
+import ipaddress
 import itertools
 import json
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +48,8 @@ import requests.utils
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.util.connection import allowed_gai_family
 
 from agent import __version__
 from agent.deadline import Deadline, earliest
@@ -448,6 +452,76 @@ def _guarded(limit: Deadline) -> Iterator[_Guard]:
         guard.finish()
 
 
+def _connect_by(
+    guard: _Guard,
+    host: str,
+    port: int,
+    timeout: Any,
+    source_address: tuple[str, int] | None,
+    socket_options: Any,
+) -> socket.socket:
+    """urllib3's create_connection, within the request's deadline: the name looked up
+    in the time left, and each of its addresses tried only in the time left (urllib3
+    gives every address a fresh connect timeout: twenty dead ones would take twenty)."""
+    host = host.strip("[]")
+    error: OSError | None = None
+    for family, kind, proto, _, address in _addresses(host, port, guard):
+        remaining = guard.at - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"the deadline passed while connecting to {host}")
+        sock = socket.socket(family, kind, proto)
+        try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            connect_timeout = timeout if isinstance(timeout, int | float) else remaining
+            sock.settimeout(min(connect_timeout, remaining))
+            if source_address:
+                sock.bind(source_address)
+            guard.add(sock)
+            sock.connect(address)
+            return sock
+        except OSError as exc:
+            error = exc
+            sock.close()
+    raise error or OSError(f"no address found for {host}")
+
+
+def _addresses(host: str, port: int, guard: _Guard) -> list[Any]:
+    """getaddrinfo for `host`, given up at the guard's deadline (a slow resolver is left
+    to finish in a thread of its own; the system's resolver bounds it)."""
+    lookup = functools.partial(
+        socket.getaddrinfo, host, port, allowed_gai_family(), socket.SOCK_STREAM
+    )
+    if _is_ip_address(host):
+        return lookup()
+    done = threading.Event()
+    answer: list[Any] = []
+    failure: list[BaseException] = []
+
+    def resolve() -> None:
+        try:
+            answer.extend(lookup())
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting request
+            failure.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=resolve, name="dns", daemon=True).start()
+    if not done.wait(max(guard.at - time.monotonic(), 0)):
+        raise TimeoutError(f"looking up {host} outlasted the deadline")
+    if failure:
+        raise failure[0]
+    return answer
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def _watch_socket(sock: socket.socket | None) -> None:
     guard = getattr(_current, "guard", None)
     if guard is not None and sock is not None:
@@ -455,13 +529,34 @@ def _watch_socket(sock: socket.socket | None) -> None:
 
 
 class _Guarded:
-    """Connection mix-in: each socket a request uses is handed to its guard."""
+    """Connection mix-in: each socket a request uses is handed to its guard, and a new
+    connection is made within the request's deadline (see `_connect_by`)."""
 
     sock: socket.socket | None
+    host: str
+    port: int
+    timeout: Any
+    source_address: tuple[str, int] | None
+    socket_options: Any
+    _dns_host: str
 
     def _new_conn(self) -> socket.socket:
-        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
-        _watch_socket(sock)
+        guard = getattr(_current, "guard", None)
+        if guard is None:
+            sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+            return sock
+        # urllib3's own _new_conn, with _connect_by for its create_connection.
+        try:
+            sock = _connect_by(guard, self._dns_host, self.port, self.timeout,
+                               self.source_address, self.socket_options)  # fmt: skip
+        except socket.gaierror as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(self, f"Connection to {self.host} timed out.") from exc
+        except OSError as exc:
+            message = f"Failed to establish a new connection: {exc}"
+            raise NewConnectionError(self, message) from exc  # type: ignore[arg-type]
+        sys.audit("http.client.connect", self, self.host, self.port)
         return sock
 
     def request(self, *args: Any, **kwargs: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http.server
 import socket
@@ -69,6 +70,74 @@ def test_server_that_never_answers_times_out_as_transient(
             get(session, server.url, timeout=0.3)
     finally:
         hold.set()
+
+
+@pytest.fixture
+def blackhole() -> Iterator[int]:
+    """A loopback port whose accept queue is full: a connect to it is never answered."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(("127.0.0.1", port))
+        fillers.append(filler)
+    time.sleep(0.2)
+    yield port
+    for sock in [*fillers, listener]:
+        sock.close()
+
+
+def with_names(
+    monkeypatch: pytest.MonkeyPatch, resolve: Callable[[str], list[object] | None]
+) -> None:
+    """Names the test makes up, resolved by `resolve` (None: the real resolver)."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: str, *args: object, **kwargs: object) -> list[object]:
+        made_up = resolve(host)
+        return made_up if made_up is not None else real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_a_name_with_many_dead_addresses_ends_at_the_timeout(
+    blackhole: int, session: requests.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """urllib3 alone would give each of the 5 addresses a connect timeout of its own."""
+    dead = socket.getaddrinfo("127.0.0.1", blackhole, socket.AF_INET, socket.SOCK_STREAM)[:1]
+    with_names(monkeypatch, lambda host: dead * 5 if host == "dead.example" else None)
+    started = time.monotonic()
+    with pytest.raises(TransientError, match="no complete answer within the timeout of 1 s"):
+        get(session, f"http://dead.example:{blackhole}/", timeout=1.0)
+    assert time.monotonic() - started < 3.5  # about 1 s; 5 s without the deadline
+
+
+def test_a_slow_name_lookup_ends_at_the_timeout(
+    blackhole: int, session: requests.Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    address = socket.getaddrinfo("127.0.0.1", blackhole, socket.AF_INET, socket.SOCK_STREAM)[:1]
+
+    def slowly(host: str) -> list[object] | None:
+        if host != "slow-dns.example":
+            return None
+        time.sleep(5)
+        return list(address)
+
+    with_names(monkeypatch, slowly)
+    started = time.monotonic()
+    with pytest.raises(TransientError, match="no complete answer within the timeout of 1 s"):
+        get(session, f"http://slow-dns.example:{blackhole}/", timeout=1.0)
+    assert time.monotonic() - started < 3.5  # about 1 s; 6 s without the deadline
+
+
+def test_an_unknown_name_is_said(session: requests.Session) -> None:
+    with pytest.raises(TransientError, match="nowhere.invalid"):
+        get(session, "http://nowhere.invalid/", timeout=5.0)
 
 
 def test_body_that_stalls_times_out_as_transient(
