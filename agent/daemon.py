@@ -6,8 +6,8 @@ the state dir (last success per site), so a restart never loses a run — the
 start-up pass covers every site.
 
 Passes run one at a time on a single worker thread (and hold the pass lock,
-so a cron `sync` never overlaps either). Signals only set flags; the main
-thread acts on them:
+so a cron `sync` never overlaps either). The main thread takes the signals
+itself (`_Signals`) and acts on them:
   SIGHUP          reload the config (a bad one is logged and the old one kept)
   SIGTERM/SIGINT  stop taking work, let the pass finish or abandon it, exit 0
 """
@@ -19,9 +19,7 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -48,13 +46,29 @@ DAILY, RETRY_FAILED, CHECK, WATCHDOG = "daily", "retry-failed", "freshness", "wa
 STALL_MARGIN_SECONDS = 60.0
 
 
-@dataclass
-class _SignalRequests:
-    """What the signal handlers asked for; read by the main loop."""
+class _Signals:
+    """The signals that steer the daemon, taken by the main loop itself (`sigwait`).
 
-    wake: threading.Event = field(default_factory=threading.Event)
-    stop: bool = False
-    reload: bool = False
+    They are blocked in every thread, so none interrupts code half-way: a handler
+    that set an Event there could wait for ever on the lock the interrupted code
+    held, and a handler's note through a pipe can be dropped when the pipe is full.
+    A blocked signal stays pending in the kernel until the loop takes it.
+    """
+
+    STOP = frozenset({signal.SIGTERM, signal.SIGINT})
+    RELOAD = signal.SIGHUP
+
+    def install(self) -> None:
+        """Block them; before any thread starts, as threads inherit what is blocked."""
+        signal.pthread_sigmask(signal.SIG_BLOCK, {*self.STOP, self.RELOAD})
+
+    def wait(self) -> set[int]:
+        """The next signal, and any others already pending."""
+        wanted = {*self.STOP, self.RELOAD}
+        received = {signal.sigwait(wanted)}
+        while (more := signal.sigtimedwait(wanted, 0)) is not None:
+            received.add(more.si_signo)
+        return received
 
 
 class Daemon:
@@ -72,7 +86,7 @@ class Daemon:
         self.config_path = config_path
         self.log_level_override = log_level
         self.notifier = notifier or Notifier()
-        self.requests = _SignalRequests()
+        self.signals = _Signals()
         self.stopping = threading.Event()
         self.progress = PassProgress()
         self.idle = threading.Event()
@@ -90,7 +104,7 @@ class Daemon:
     # --- lifecycle -------------------------------------------------------------
 
     def run(self) -> int:
-        self._install_signal_handlers()
+        self.signals.install()
         self._serve_metrics(self.config)
         self._log_missed_runs()
         self._schedule(self.config)
@@ -112,13 +126,12 @@ class Daemon:
             self.config.schedule.timezone,
             self._next_run(),
         )
-        while not self.requests.stop:
-            self.requests.wake.wait()
-            self.requests.wake.clear()
-            if self.requests.reload and not self.requests.stop:
-                self.requests.reload = False
+        while True:
+            received = self.signals.wait()
+            if received & self.signals.STOP:
+                return self._shut_down()
+            if self.signals.RELOAD in received:
                 self._reload()
-        return self._shut_down()
 
     def _shut_down(self) -> int:
         self.notifier.stopping()
@@ -140,22 +153,6 @@ class Daemon:
         # A worker stuck in a network read would keep the interpreter alive
         # past systemd's stop timeout; the state is written, so leave now.
         os._exit(0)
-
-    # --- signals ---------------------------------------------------------------
-
-    def _install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop)
-        signal.signal(signal.SIGINT, self._on_stop)
-        signal.signal(signal.SIGHUP, self._on_reload)
-
-    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
-        self.requests.stop = True
-        self.stopping.set()  # retry waits end at once
-        self.requests.wake.set()
-
-    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
-        self.requests.reload = True
-        self.requests.wake.set()
 
     # --- scheduling ------------------------------------------------------------
 

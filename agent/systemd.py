@@ -9,6 +9,8 @@ import time
 
 log = logging.getLogger(__name__)
 
+SEND_TIMEOUT_SECONDS = 1.0
+
 
 class Notifier:
     def __init__(self, environ: dict[str, str] | None = None):
@@ -23,6 +25,9 @@ class Notifier:
             return
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+                # A reader that stopped reading (its queue holds a few datagrams) would
+                # otherwise block the daemon here for ever.
+                sock.settimeout(SEND_TIMEOUT_SECONDS)
                 sock.sendto("\n".join(assignments).encode(), self.address)
         except OSError as exc:
             log.debug("could not notify systemd: %s", exc)

@@ -262,3 +262,26 @@ def test_a_reload_keeps_serving_metrics_on_a_named_host(tmp_path: Path, passes: 
     finally:
         serving.shutdown()
         serving.server_close()
+
+
+def test_signals_wait_for_the_main_loop_and_none_is_lost() -> None:
+    """Blocked, they stay pending until the loop takes them: a SIGTERM after a storm
+    of SIGHUPs is still there (a pipe written by handlers dropped it when full)."""
+    import os
+    import signal
+
+    from agent.daemon import _Signals
+
+    signals = _Signals()
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    try:
+        signals.install()
+        for _ in range(1000):
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert signals.wait() == {signal.SIGHUP}
+        for _ in range(1000):
+            os.kill(os.getpid(), signal.SIGHUP)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert signals.wait() == {signal.SIGHUP, signal.SIGTERM}
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)

@@ -92,6 +92,21 @@ def test_sighup_applies_a_changed_flag_and_keeps_a_bad_config_out(
     assert daemon.stop() == 0
 
 
+def test_a_storm_of_sighups_leaves_it_answering_sigterm(
+    wordpress, backend, agent, start_daemon, notify
+):
+    """A signal handler that took a lock could hang the main thread for good, and with
+    it every later reload and stop."""
+    agent.write_config(daemon_config(wordpress("main"), backend, DAILY))
+    daemon = start_daemon()
+    notify.wait_for("1 ok, 0 failed", 30)
+    for _ in range(500):
+        daemon.signal(signal.SIGHUP)
+        time.sleep(0.001)
+    assert daemon.stop() == 0
+    assert "stopped" in daemon.stderr()
+
+
 def test_sighup_adds_and_removes_sites(wordpress, backend, agent, start_daemon):
     site = wordpress("main")
     config = daemon_config(site, backend, DAILY)
