@@ -142,8 +142,8 @@ class Daemon:
             log.info("stopped")
             return 0
         sites = self.progress.in_flight()
-        if sites:
-            record_abandoned(self.config, sites)
+        if self.progress.being_synced():
+            record_abandoned(self.config, self.progress.being_synced())
         log.warning(
             "stopped while requests for %s were in flight; abandoned them",
             ", ".join(sites) or "a site",

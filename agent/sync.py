@@ -82,7 +82,8 @@ class PassObserver:
 class PassProgress(PassObserver):
     """What the pass is doing, for the daemon's stop and its systemd watchdog."""
 
-    sites: set[str] = field(default_factory=set)  # being handled now
+    sites: set[str] = field(default_factory=set)  # being synced now
+    checked: set[str] = field(default_factory=set)  # being looked at by a freshness check
     last_activity: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -99,17 +100,23 @@ class PassProgress(PassObserver):
     def quiet_for(self) -> float:
         return time.monotonic() - self.last_activity
 
-    def started(self, site: str) -> None:
+    def started(self, site: str, *, check: bool = False) -> None:
         with self._lock:
-            self.sites.add(site)
+            (self.checked if check else self.sites).add(site)
         self.touch()
 
-    def finished(self, site: str) -> None:
+    def finished(self, site: str, *, check: bool = False) -> None:
         with self._lock:
-            self.sites.discard(site)
+            (self.checked if check else self.sites).discard(site)
         self.touch()
 
     def in_flight(self) -> list[str]:
+        """The sites being synced or checked."""
+        with self._lock:
+            return sorted(self.sites | self.checked)
+
+    def being_synced(self) -> list[str]:
+        """The sites a stop would abandon half-synced (a check leaves nothing half-done)."""
         with self._lock:
             return sorted(self.sites)
 
@@ -228,7 +235,7 @@ def _check_site(
     watchers: _Watchers,
 ) -> str | None:
     log = site_log(site.name)
-    options.progress.started(site.name)
+    options.progress.started(site.name, check=True)
     try:
         shape = read_shape(
             site,
@@ -243,7 +250,7 @@ def _check_site(
         watchers.checked(site.name, "failed")
         return None
     finally:
-        options.progress.finished(site.name)
+        options.progress.finished(site.name, check=True)
     if shape.hash() == state.structure_hash:
         watchers.checked(site.name, "unchanged")
         return None

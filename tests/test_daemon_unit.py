@@ -19,7 +19,7 @@ from agent.config import load_config
 from agent.daemon import CHECK, DAILY, RETRY_FAILED, Daemon
 from agent.schedule import CronSchedule
 from agent.state import SiteState, StateStore
-from agent.sync import PassOptions, SiteResult
+from agent.sync import PassOptions, PassProgress, SiteResult
 from agent.systemd import Notifier
 
 
@@ -285,3 +285,14 @@ def test_signals_wait_for_the_main_loop_and_none_is_lost() -> None:
         assert signals.wait() == {signal.SIGHUP, signal.SIGTERM}
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def test_a_stop_abandons_the_sites_being_synced_not_those_being_checked() -> None:
+    progress = PassProgress()
+    progress.started("synced")
+    progress.started("checked", check=True)
+    assert progress.in_flight() == ["checked", "synced"]  # the watchdog names both
+    assert progress.being_synced() == ["synced"]  # a stop records only it as abandoned
+    progress.finished("checked", check=True)
+    progress.finished("synced")
+    assert progress.in_flight() == []
