@@ -83,7 +83,7 @@ class PassProgress(PassObserver):
     """What the pass is doing, for the daemon's stop and its systemd watchdog."""
 
     sites: set[str] = field(default_factory=set)  # being synced now
-    checked: set[str] = field(default_factory=set)  # being looked at by a freshness check
+    checking: set[str] = field(default_factory=set)  # being looked at by a freshness check
     last_activity: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -102,18 +102,18 @@ class PassProgress(PassObserver):
 
     def started(self, site: str, *, check: bool = False) -> None:
         with self._lock:
-            (self.checked if check else self.sites).add(site)
+            (self.checking if check else self.sites).add(site)
         self.touch()
 
     def finished(self, site: str, *, check: bool = False) -> None:
         with self._lock:
-            (self.checked if check else self.sites).discard(site)
+            (self.checking if check else self.sites).discard(site)
         self.touch()
 
     def in_flight(self) -> list[str]:
         """The sites being synced or checked."""
         with self._lock:
-            return sorted(self.sites | self.checked)
+            return sorted(self.sites | self.checking)
 
     def being_synced(self) -> list[str]:
         """The sites a stop would abandon half-synced (a check leaves nothing half-done)."""
