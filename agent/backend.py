@@ -25,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 
 from agent.config import BackendConfig, SiteConfig
+from agent.deadline import Deadline
 from agent.errors import (
     BackendAuthError,
     BackendError,
@@ -83,9 +84,17 @@ class BackendClient:
         url: str | None = self.base + INTEGRATIONS
         params: dict[str, str] | None = {"site": str(site.site_id)}
         first_wordpress: dict[str, Any] | None = None
+        # However many pages, the lookup gets one retry budget: 50 pages with a budget
+        # each would hold the site (and the pass) for hours.
+        budget = self.config.max_retry_seconds + self.config.timeout
+        deadline = Deadline.after(
+            budget,
+            f"time for the integration lookup (backend.max_retry_seconds + backend.timeout, "
+            f"{budget:g} s)",
+        )
         for _ in range(MAX_PAGES):
             assert url is not None
-            response = self._request("GET", url, site, log, params=params)
+            response = self._request("GET", url, site, log, params=params, deadline=deadline)
             items, next_url = self._integration_page(response, site, url)
             wordpress = [
                 i
@@ -199,6 +208,7 @@ class BackendClient:
         *,
         params: dict[str, str] | None = None,
         json_body: Any = None,
+        deadline: Deadline | None = None,
     ) -> HttpResponse:
         api_key = site.api_key.reveal() if site.api_key else ""
         headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
@@ -210,6 +220,7 @@ class BackendClient:
             log=log,
             follow_redirects=False,
             on_response=self.on_request,
+            deadline=deadline,
         )
         try:
             return http.request(method, url, params=params, headers=headers, json_body=json_body)

@@ -382,3 +382,55 @@ def test_sites_keep_their_own_keys(standin: BackendStandin, waits: Waits) -> Non
     assert standin.requests[-1].headers["Authorization"] == f"Bearer {KEY6}"
     assert client.find_integration_id(make_site(), LOG) == 123
     assert standin.requests[-1].headers["Authorization"] == f"Bearer {KEY5}"
+
+
+def test_an_endless_slow_integration_list_ends_within_one_retry_budget(waits: Waits) -> None:
+    """50 pages, each within the timeout, each with a retry budget of its own, would hold
+    the site for hours: the whole lookup has one budget."""
+    import http.server
+    import json
+    import threading
+    import time
+
+    pages: list[str] = []
+
+    class EndlessList(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            pages.append(self.path)
+            time.sleep(0.4)
+            host, port = self.server.server_address[:2]
+            body = json.dumps(
+                {
+                    "results": [],
+                    "next": f"http://{host}:{port}/api/v1/integration/"
+                    f"integrations/?site=5&page={len(pages) + 1}",
+                }  # fmt: skip
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EndlessList)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = BackendConfig(
+            url=f"http://127.0.0.1:{server.server_port}/api", timeout=1, max_retry_seconds=1
+        )
+        client = BackendClient(
+            config, SESSIONS[-1], RetryPolicy(2, 1, tenacity.wait_fixed(0), waits)
+        )
+        with pytest.raises(SiteError) as caught:
+            client.find_integration_id(make_site(), LOG)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (
+        "time for the integration lookup (backend.max_retry_seconds + backend.timeout, 2 s)"
+        in str(caught.value)
+    )
+    assert 3 <= len(pages) <= 6  # 2 s of 0.4 s pages, not 50
