@@ -36,6 +36,7 @@ import agent.wordpress.xmlrpc as adapter
 from agent.config import SiteConfig, WordPressConfig
 from agent.errors import (
     CredentialsRejected,
+    MalformedAnswer,
     ResponseTooLarge,
     TlsError,
     TransientError,
@@ -333,6 +334,32 @@ def test_a_full_last_page_asks_once_more(wp: FakeWordPress, waits: list[float]) 
     reader = reader_for(wp.endpoint, waits)
     assert reader.count_published("book") == 500
     assert [args[0]["offset"] for args in wp.calls_to("wp.getPosts")] == [0, 500]
+
+
+def test_an_item_a_page_repeats_is_counted_once(
+    wp: FakeWordPress, waits: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A post deleted between two pages shifts the offsets: the next page starts with an
+    item already counted."""
+    real = wp.get_posts
+
+    def shifted(query: dict[str, Any] | None = None, fields: Any = None) -> Any:
+        query = dict(query or {})
+        if query.get("offset"):
+            query["offset"] -= 1
+        return real(query, fields)
+
+    monkeypatch.setattr(wp, "get_posts", shifted)
+    assert reader_for(wp.endpoint, waits).count_published("post") == 1234
+
+
+@pytest.mark.parametrize("post_id", ["12abc", "9" * 5000, True, None])
+def test_an_id_that_is_no_number_is_malformed(
+    wp: FakeWordPress, waits: list[float], monkeypatch: pytest.MonkeyPatch, post_id: Any
+) -> None:
+    monkeypatch.setattr(wp, "get_posts", lambda query=None, fields=None: [{"post_id": post_id}])
+    with pytest.raises(MalformedAnswer, match="answered an item without a post_id"):
+        reader_for(wp.endpoint, waits).count_published("post")
 
 
 def test_terms_are_counted_with_empty_ones_in_pages(wp: FakeWordPress, waits: list[float]) -> None:

@@ -142,30 +142,34 @@ class XmlrpcReader:
         return self._count_pages(page, "term_id", f"the terms of {taxonomy!r}")
 
     def _count_pages(self, page: Callable[[int], Any], id_field: str, what: str) -> int:
-        """Unique ids over pages of PAGE_SIZE, until a short page."""
-        seen: set[str] = set()
+        """Items over pages of PAGE_SIZE, until a short page. The pages come in id order
+        (asked so), so an item is new when its id is past the last one counted: what a
+        page repeats (an item deleted meanwhile shifts the offsets) is not counted twice,
+        and only the last id is kept, however many items the server claims."""
+        count, last_id = 0, -1
         while True:
-            items = page(len(seen))
+            items = page(count)
             if items in ("", None):  # PHP's empty array can arrive as an empty string
                 items = []
             if not isinstance(items, list):
                 raise self._malformed(
                     f"counting {quoted(what, 120)}: a page is {_kind(items)}, not an array"
                 )
-            new = {_item_id(item, id_field) for item in items} - seen
+            new = [number for number in (_item_number(i, id_field) for i in items)
+                   if number > last_id]  # fmt: skip
             if items and not new:
                 raise self._malformed(
                     f"counting {quoted(what, 120)}: a page brought no new ids (the server "
                     "ignores the paging offset); cannot count"
                 )
-            seen |= new
-            if len(seen) > MAX_COUNT:
+            count, last_id = count + len(new), max(new, default=last_id)
+            if count > MAX_COUNT:
                 raise self._malformed(
                     f"counting {quoted(what, 120)}: more than {MAX_COUNT:,} "
                     "items, more than any WordPress site holds"
                 )
             if len(items) < PAGE_SIZE:
-                return len(seen)
+                return count
 
     # --- calls -----------------------------------------------------------------
 
@@ -239,11 +243,16 @@ class XmlrpcReader:
         )
 
 
-def _item_id(item: Any, field: str) -> str:
+MAX_ID_DIGITS = 20  # WordPress ids are 64-bit at most
+
+
+def _item_number(item: Any, field: str) -> int:
+    """The item's id (WordPress sends it as a string of digits)."""
     value = item.get(field) if isinstance(item, dict) else None
-    if not isinstance(value, str | int) or isinstance(value, bool):
+    text = str(value) if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS):
         raise MalformedAnswer(f"XML-RPC answered an item without a {field}: {_kind(item)}")
-    return str(value)
+    return int(text)
 
 
 def _kind(value: Any) -> str:
