@@ -701,6 +701,20 @@ def test_sites_dir_adds_one_site_or_a_list_per_file(tmp_path: Path) -> None:
     assert config.sites_dir == tmp_path / "sites.d"
 
 
+def test_a_site_file_may_keep_the_sites_key_of_the_main_config(tmp_path: Path) -> None:
+    """Cut from a config file with its `sites:` line: read as the list it is."""
+    site_file(
+        tmp_path,
+        "sites.d/moved.yaml",
+        """
+        sites:
+          - {name: moved, site_id: 3, api_key: m-key-0123456789, wordpress: {url: https://m.example}}
+    """,
+    )
+    config = load(tmp_path, MINIMAL + "sites_dir: sites.d\n")
+    assert [s.key_path for s in config.sites] == ["sites[0]", "sites.d/moved.yaml: sites[0]"]
+
+
 def test_a_fleet_may_live_in_sites_dir_alone(tmp_path: Path) -> None:
     site_file(
         tmp_path,

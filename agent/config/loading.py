@@ -391,8 +391,8 @@ class _Loader:
         return directory
 
     def site_files(self, directory: Path) -> list[SiteConfig]:
-        """The entries of each site file: one site (a mapping) or a list of them, named in
-        problems as `sites.d/shop.yaml: sites[0].…`."""
+        """The entries of each site file: one site (a mapping) or a list of them (bare, or
+        under `sites:`), named in problems as `sites.d/shop.yaml: sites[0].…`."""
         files = sorted({path for pattern in SITE_FILE_PATTERNS
                         for path in directory.glob(pattern) if path.is_file()})  # fmt: skip
         sites = []
@@ -404,6 +404,8 @@ class _Loader:
                 for problem in exc.problems:
                     self.problem(shown, problem)
                 continue
+            if isinstance(raw, dict) and list(raw) == ["sites"]:
+                raw = raw["sites"]  # the list as the main config writes it: the same sites
             entries = [raw] if isinstance(raw, dict) else raw if isinstance(raw, list) else None
             if entries is None:
                 if raw is not None:
