@@ -371,13 +371,29 @@ def test_a_secret_file_named_by_a_variable_names_the_variable_not_its_value(
     assert "that-is-the-secret" not in "\n".join(problems)
 
 
-def test_a_ping_url_python_cannot_parse_is_a_problem_not_a_crash(tmp_path: Path) -> None:
-    text = MINIMAL + "monitoring:\n  ping_url: 'https://[hc-ping.com/TOKEN-0123456789'\n"
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[hc-ping.com/TOKEN-0123456789",  # Python cannot parse it
+        "https://hc ping.com/TOKEN-0123456789",
+        "https://hc-ping.com:99999/TOKEN-0123456789",
+        "ftp://hc-ping.com/TOKEN-0123456789",
+    ],
+)
+def test_a_ping_url_that_cannot_work_is_a_problem_not_a_crash(tmp_path: Path, url: str) -> None:
+    text = MINIMAL + f"monitoring:\n  ping_url: '{url}'\n"
     problems = problems_of(tmp_path, text)
     assert problem_at(problems, "monitoring.ping_url").endswith(
         "must be an http:// or https:// URL (it is not shown here: it is a secret)"
     )
     assert "TOKEN" not in "\n".join(problems)
+
+
+def test_an_unset_ping_url_variable_is_one_problem(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, MINIMAL + "monitoring:\n  ping_url: ${T_UNSET_VAR}\n")
+    assert [p for p in problems if p.startswith("monitoring")] == [
+        "monitoring.ping_url: environment variable T_UNSET_VAR is not set"
+    ]
 
 
 def test_both_secret_and_secret_file_is_an_error(tmp_path: Path) -> None:
@@ -857,4 +873,11 @@ def test_a_textfile_directory_that_is_gone_is_a_warning_not_a_refusal(tmp_path: 
     problems = problems_of(tmp_path, MINIMAL + "metrics:\n  textfile: /tmp/igny8_agent.txt\n")
     assert problem_at(problems, "metrics.textfile").endswith(
         "must end in .prom (node_exporter reads only those files)"
+    )
+
+
+def test_a_duration_with_a_unit_is_told_it_is_seconds(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, MINIMAL + "schedule:\n  check_every: 1h\n")
+    assert problem_at(problems, "schedule.check_every") == (
+        "schedule.check_every: must be a whole number of seconds, not '1h'"
     )

@@ -433,12 +433,18 @@ class _Loader:
 
     def monitoring(self, values: dict[str, Any]) -> MonitoringConfig:
         url = values["ping_url"]
-        if url is not None and url.reveal() != UNREAD:
+        said = any(p.startswith("monitoring.ping_url") for p in self.problems)  # ${VAR} unset
+        if url is not None and url.reveal() != UNREAD and not said:
             from urllib.parse import urlsplit
 
             try:
                 parts = urlsplit(url.reveal())
-                usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+                usable = (
+                    parts.scheme in ("http", "https")
+                    and bool(parts.hostname)
+                    and parts.port != 0  # .port raises ValueError past 65535
+                    and not any(char.isspace() for char in url.reveal())
+                )
             except ValueError:  # e.g. an unclosed [ of an IPv6 address
                 usable = False
             if not usable:

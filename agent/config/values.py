@@ -90,7 +90,7 @@ def as_int(value: Any) -> int | None:
 def _integer(key: Key, value: Any, beside: Path) -> int:
     number = as_int(value)
     if number is None:
-        raise Wrong(f"must be a whole number, not {shown(value)}")
+        raise Wrong(f"must be a whole number{_of_seconds(key)}, not {shown(value)}")
     if key.minimum is not None and number < key.minimum:
         raise Wrong(f"must be at least {key.minimum:g}, not {number}")
     if key.maximum is not None and number > key.maximum:
@@ -108,10 +108,15 @@ def _number(key: Key, value: Any, beside: Path) -> float:
         except ValueError:
             number = None
     if number is None or not math.isfinite(number):
-        raise Wrong(f"must be a number, not {shown(value)}")
+        raise Wrong(f"must be a number{_of_seconds(key)}, not {shown(value)}")
     if key.above is not None and number <= key.above:
         raise Wrong(f"must be greater than {key.above:g}, not {number:g}")
     return number
+
+
+def _of_seconds(key: Key) -> str:
+    """The words "of seconds" for a key counted in seconds (where "1h" is likely)."""
+    return " of seconds" if key.help.startswith("seconds") else ""
 
 
 def as_bool(value: Any) -> bool | None:
