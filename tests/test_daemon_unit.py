@@ -267,21 +267,24 @@ def test_a_reload_keeps_serving_metrics_on_a_named_host(tmp_path: Path, passes: 
 def test_signals_wait_for_the_main_loop_and_none_is_lost() -> None:
     """Blocked, they stay pending until the loop takes them: a SIGTERM after a storm
     of SIGHUPs is still there (a pipe written by handlers dropped it when full)."""
-    import os
     import signal
+    import threading
 
     from agent.daemon import _Signals
 
     signals = _Signals()
     before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    # To this thread: other tests' threads (which the daemon would not have, as it
+    # blocks the signals before starting any) would take a signal sent to the process.
+    this_thread = threading.get_ident()
     try:
         signals.install()
         for _ in range(1000):
-            os.kill(os.getpid(), signal.SIGHUP)
+            signal.pthread_kill(this_thread, signal.SIGHUP)
         assert signals.wait() == {signal.SIGHUP}
         for _ in range(1000):
-            os.kill(os.getpid(), signal.SIGHUP)
-        os.kill(os.getpid(), signal.SIGTERM)
+            signal.pthread_kill(this_thread, signal.SIGHUP)
+        signal.pthread_kill(this_thread, signal.SIGTERM)
         assert signals.wait() == {signal.SIGHUP, signal.SIGTERM}
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
