@@ -44,7 +44,14 @@ from agent.errors import (
     XmlrpcMethodMissing,
     XmlrpcUnavailable,
 )
-from agent.http import MAX_RESPONSE_BYTES, HttpClient, HttpResponse, new_session, origin_of
+from agent.http import (
+    MAX_RESPONSE_BYTES,
+    HttpClient,
+    HttpResponse,
+    _proxies_for_origin,
+    new_session,
+    origin_of,
+)
 from agent.retry import RetryPolicy
 from agent.secret import Secret
 from agent.structure import ContentType, SiteStructure
@@ -748,11 +755,15 @@ def test_xmlrpc_goes_through_the_environment_proxy(
     for name in ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{proxy.server_address[1]}")
+    # The agent reads the environment's proxies once per origin (it does not change
+    # under a running agent); an earlier test may have left this port's in the cache.
+    _proxies_for_origin.cache_clear()
     try:
         post_types, _ = reader_for(wp.endpoint, waits).list_public()
     finally:
         proxy.shutdown()
         proxy.server_close()
+        _proxies_for_origin.cache_clear()  # and leave none of the proxy's for later tests
     assert labels(post_types) == PUBLIC_TYPES
     assert proxy.lines  # type: ignore[attr-defined]
     assert all(line.startswith(f"POST {wp.endpoint} ") for line in proxy.lines)  # type: ignore[attr-defined]
