@@ -67,6 +67,35 @@ def test_site_with_rest_blocked_is_read_over_xmlrpc(wordpress, backend, agent):
     assert "403" in run.stderr
 
 
+REST_REFUSED_TO_EVERYONE = """<?php
+// As plugins that close the REST API to everyone do: after WordPress has
+// authenticated the request (application passwords included), refuse it.
+add_filter( 'rest_authentication_errors', function () {
+	return new WP_Error( 'rest_cannot_access', 'The REST API is closed.', array( 'status' => 401 ) );
+}, 1000 );
+"""
+
+
+def test_rest_refusing_credentials_that_xmlrpc_accepts_is_read_over_xmlrpc(
+    wordpress, backend, agent
+):
+    """CONTRACT §4: REST blocked (401/403/404, HTML) → XML-RPC serves the whole read;
+    a 401 with credentials sent is not a wrong password when XML-RPC takes them."""
+    site = wordpress("fresh")
+    plugin = site.root_dir / "wp-content" / "mu-plugins" / "rest-closed.php"
+    plugin.write_text(REST_REFUSED_TO_EVERYONE)
+    try:
+        agent.write_config(site_config(site, backend.url))
+        run = agent.run("sync")
+    finally:
+        plugin.unlink()
+
+    assert run.returncode == 0, run.stderr
+    assert label_and_count(pushed(backend)) == expected_payload_part(site)
+    assert "over XML-RPC" in run.stderr
+    assert "REST refused the credentials that XML-RPC accepts" in run.stderr
+
+
 def test_xmlrpc_disabled_still_syncs_over_rest_and_says_what_it_misses(wordpress, backend, agent):
     site = wordpress("xmlrpc-disabled")
     agent.write_config(site_config(site, backend.url))

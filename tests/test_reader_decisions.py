@@ -37,8 +37,8 @@ BLOCKED = Answer(403, {"Content-Type": "text/html"}, b"<html><title>Blocked</tit
 
 @dataclass
 class Case:
-    rest: str = "ok"  # ok | blocked | missing | failing | wrong-password
-    xmlrpc: str = "ok"  # ok | disabled
+    rest: str = "ok"  # ok | blocked | missing | failing | wrong-password | refuses-users
+    xmlrpc: str = "ok"  # ok | disabled | wrong-password
 
 
 def configure(wp: HostileWordPress, case: Case) -> None:
@@ -59,6 +59,8 @@ def configure(wp: HostileWordPress, case: Case) -> None:
     def rest(request: Request) -> Answer:
         if case.rest == "wrong-password" and "authorization" in request.headers:
             return json_answer({"code": "incorrect_password"}, 401)
+        if case.rest == "refuses-users":  # a plugin that blocks REST for everyone
+            return json_answer({"code": "rest_cannot_access"}, 401)
         if "context=edit" in request.query:
             return json_answer(edit)
         return wp.default(request.path)
@@ -84,10 +86,12 @@ def configure(wp: HostileWordPress, case: Case) -> None:
 
 def xmlrpc_php(request: Request, state: str) -> Answer:
     params, method = xmlrpc.client.loads(request.body)
-    if state == "disabled" and method != "mt.supportedMethods":
-        body = xmlrpc.client.dumps(
-            xmlrpc.client.Fault(405, "XML-RPC services are disabled"), methodresponse=True
-        )
+    faults = {
+        "disabled": xmlrpc.client.Fault(405, "XML-RPC services are disabled"),
+        "wrong-password": xmlrpc.client.Fault(403, "Incorrect username or password."),
+    }
+    if state in faults and method != "mt.supportedMethods":
+        body = xmlrpc.client.dumps(faults[state], methodresponse=True)
         return Answer(200, {"Content-Type": "text/xml"}, body.encode())
     answers: dict[str, Any] = {
         "mt.supportedMethods": [
@@ -165,6 +169,7 @@ XMLRPC_ALONE = {"post": ("News", 7), "faq": ("FAQs", 7)}
         ("auto", True, Case(rest="blocked"), XMLRPC_ALONE, True, True),
         ("auto", True, Case(rest="missing"), XMLRPC_ALONE, True, True),
         ("auto", True, Case(rest="failing"), XMLRPC_ALONE, True, True),
+        ("auto", True, Case(rest="refuses-users"), XMLRPC_ALONE, True, True),
         ("always", True, Case(rest="blocked"), XMLRPC_ALONE, False, True),
     ],
     ids=[
@@ -176,6 +181,7 @@ XMLRPC_ALONE = {"post": ("News", 7), "faq": ("FAQs", 7)}
         "auto+rest-blocked",
         "auto+rest-missing",
         "auto+rest-failing",
+        "auto+rest-refuses-the-credentials-xmlrpc-accepts",
         "always",
     ],
 )
@@ -209,14 +215,22 @@ def test_which_way_a_site_is_read(
             WordPressError,
             "XML-RPC could not be used either",
         ),
-        ("auto", True, Case(rest="wrong-password"), CredentialsRejected, "incorrect_password"),
+        ("never", True, Case(rest="wrong-password"), CredentialsRejected, "incorrect_password"),
+        (
+            "auto",
+            True,
+            Case(rest="wrong-password", xmlrpc="wrong-password"),
+            WordPressError,
+            "incorrect_password",
+        ),
     ],
     ids=[
         "never+blocked",
         "auto-anonymous+blocked",
         "auto-anonymous+missing",
         "both-fail",
-        "wrong-password-no-fallback",
+        "never+wrong-password",
+        "auto+wrong-password-both-ways",
     ],
 )
 def test_when_no_way_works(

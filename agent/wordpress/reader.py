@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 from agent.config import SiteConfig
 from agent.deadline import Deadline
 from agent.errors import (
+    CredentialsIgnored,
+    CredentialsRejected,
     DeadlineExceeded,
     HttpError,
     RestAccessDenied,
@@ -50,6 +52,15 @@ from agent.wordpress.xmlrpc import XmlrpcReader
 
 T = TypeVar("T")
 POST_TYPE, TAXONOMY = "post type", "taxonomy"
+
+# REST failures after which XML-RPC, when credentials allow it, reads the whole site
+REST_FAILURES = (
+    RestApiNotFound,
+    RestAccessDenied,
+    CredentialsIgnored,
+    CredentialsRejected,
+    WordPressUnreachable,
+)
 
 _told: set[tuple[str, str]] = set()  # (site, what): things said once per process
 
@@ -224,11 +235,16 @@ class _SiteRead:
         try:
             with _as_wordpress_errors(self.site):
                 listing = self.rest.find_and_list(self.discovery.api_roots())
-        except (RestApiNotFound, RestAccessDenied, WordPressUnreachable) as rest_error:
+        except REST_FAILURES as rest_error:
             if xmlrpc_listing is None:
                 raise
+            why = f"REST failed: {rest_error}"
+            if isinstance(rest_error, CredentialsIgnored | CredentialsRejected):
+                # XML-RPC accepting the same credentials proves them right: REST is
+                # what refuses (a plugin that blocks it even for logged-in users).
+                why = "REST refused the credentials that XML-RPC accepts (a plugin blocking REST?)"
             try:
-                return self._all_over_xmlrpc(xmlrpc_listing, why=f"REST failed: {rest_error}")
+                return self._all_over_xmlrpc(xmlrpc_listing, why=why)
             except (WordPressError, HttpError) as xmlrpc_error:
                 raise WordPressError(
                     f"{rest_error}; and XML-RPC could not be used either: {xmlrpc_error}"
