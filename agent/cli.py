@@ -74,38 +74,50 @@ class _UsageError(Exception):
     pass
 
 
+def _add_global_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=default,
+        help="config file (default: $IGNY8_AGENT_CONFIG, else /etc/igny8-agent/config.yaml)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=default,
+        help="overrides log_level from the config",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     import argparse
+    import functools
 
     parser = argparse.ArgumentParser(
         prog="igny8-agent",
         description="Push each WordPress site's structure (post types, taxonomies, counts) "
         "to the IGNY8 backend.",
     )
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help="config file (default: $IGNY8_AGENT_CONFIG, else /etc/igny8-agent/config.yaml)",
-    )
-    parser.add_argument(
-        "--log-level",
-        choices=["debug", "info", "warning", "error"],
-        help="overrides log_level from the config",
-    )
+    _add_global_options(parser, default=None)
     parser.add_argument("--version", action="version", version=f"igny8-agent {__version__}")
+    # The global options are also taken after the command (`sync --config x.yaml`);
+    # there they default to "not given", so that one given before the command stands.
+    after_command = argparse.ArgumentParser(add_help=False)
+    _add_global_options(after_command, default=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     parser.set_defaults(needs_config=True)
+    add_command = functools.partial(commands.add_parser, parents=[after_command])
 
-    check = commands.add_parser("check-config", help="validate the config, contact nothing")
+    check = add_command("check-config", help="validate the config, contact nothing")
     check.set_defaults(handler=_check_config)
 
-    connect = commands.add_parser(
+    connect = add_command(
         "connect", help="check WordPress and backend access, find the integration, push now"
     )
     connect.add_argument("--site", metavar="NAME", help="only this site")
     connect.set_defaults(handler=_connect)
 
-    sync = commands.add_parser("sync", help="one pass over the sites (for cron / systemd timers)")
+    sync = add_command("sync", help="one pass over the sites (for cron / systemd timers)")
     sync.add_argument("--site", metavar="NAME", help="only this site")
     sync.add_argument(
         "--dry-run", action="store_true", help="read WordPress and print the payloads; push nothing"
@@ -113,10 +125,10 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     sync.set_defaults(handler=_sync)
 
-    run = commands.add_parser("run", help="the daemon: a pass at start, then on the schedule")
+    run = add_command("run", help="the daemon: a pass at start, then on the schedule")
     run.set_defaults(handler=_run)
 
-    status = commands.add_parser("status", help="the last result of each site")
+    status = add_command("status", help="the last result of each site")
     status_output = status.add_mutually_exclusive_group()
     status_output.add_argument(
         "--json", action="store_true", help="print one JSON object on stdout"
@@ -135,13 +147,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.set_defaults(handler=_status)
 
-    example = commands.add_parser(
+    example = add_command(
         "config-example", help="print a config documenting every key with its default"
     )
     example.set_defaults(handler=_config_example, needs_config=False)
-    schema = commands.add_parser(
-        "config-schema", help="print the config's JSON Schema, for editors"
-    )
+    schema = add_command("config-schema", help="print the config's JSON Schema, for editors")
     schema.set_defaults(handler=_config_schema, needs_config=False)
     return parser
 
