@@ -840,7 +840,7 @@ def test_metrics_listen_forms(tmp_path: Path, listen: str, expected: tuple[str, 
 def test_metrics_listen_needs_host_and_port(tmp_path: Path, listen: str) -> None:
     problems = problems_of(tmp_path, MINIMAL + f"metrics:\n  listen: '{listen}'\n")
     assert problem_at(problems, "metrics.listen") == (
-        "metrics.listen: must be host:port, e.g. 127.0.0.1:9817 (or :9817 for every "
+        "metrics.listen: must be host:port, e.g. 127.0.0.1:9817 (or :9817 for every IPv4 "
         f"address), not {listen!r}"
     )
 
@@ -870,10 +870,12 @@ def test_a_textfile_directory_that_is_gone_is_a_warning_not_a_refusal(tmp_path: 
         "metrics.textfile: /nonexistent is not a directory (yet?): the metrics will not be "
         "written there",
     )
-    problems = problems_of(tmp_path, MINIMAL + "metrics:\n  textfile: /tmp/igny8_agent.txt\n")
-    assert problem_at(problems, "metrics.textfile").endswith(
-        "must end in .prom (node_exporter reads only those files)"
+    other_name = load(tmp_path, MINIMAL + f"metrics:\n  textfile: {tmp_path}/igny8_agent.txt\n")
+    assert other_name.warnings == (
+        "metrics.textfile: igny8_agent.txt does not end in .prom: node_exporter's textfile "
+        "collector reads only *.prom files",
     )
+    assert other_name.metrics.textfile == tmp_path / "igny8_agent.txt"
 
 
 def test_a_duration_with_a_unit_is_told_it_is_seconds(tmp_path: Path) -> None:
@@ -881,3 +883,31 @@ def test_a_duration_with_a_unit_is_told_it_is_seconds(tmp_path: Path) -> None:
     assert problem_at(problems, "schedule.check_every") == (
         "schedule.check_every: must be a whole number of seconds, not '1h'"
     )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--config", "{good}", "check-config"],
+        ["check-config", "--config", "{good}"],
+        ["--config", "{missing}", "check-config", "--config", "{good}"],  # the later wins
+        ["check-config", "--log-level", "debug", "--config", "{good}"],
+    ],
+    ids=["before", "after", "both", "log-level-after"],
+)
+def test_global_options_are_taken_before_or_after_the_command(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import main
+
+    good = write_config(tmp_path, MINIMAL)
+    missing = tmp_path / "missing.yaml"
+    args = [a.format(good=good, missing=missing) for a in argv]
+    assert main(args) == 0, capsys.readouterr().err
+    assert "ok" in capsys.readouterr().out.lower()
+
+
+def test_config_given_before_the_command_stands_when_none_follows(tmp_path: Path) -> None:
+    from agent.cli import main
+
+    assert main(["--config", str(tmp_path / "missing.yaml"), "check-config"]) == 2

@@ -422,9 +422,11 @@ class _Loader:
     def metrics(self, values: dict[str, Any]) -> MetricsConfig:
         textfile = values["textfile"]
         if textfile is not None and textfile.suffix != ".prom":
-            self.problem("metrics.textfile",
-                         "must end in .prom (node_exporter reads only those files)")  # fmt: skip
-        elif textfile is not None and not textfile.parent.is_dir():
+            # A warning, not a refusal: other readers of the format take any name.
+            self.warnings.append(f"metrics.textfile: {textfile.name} does not end in .prom: "
+                                 "node_exporter's textfile collector reads only *.prom "
+                                 "files")  # fmt: skip
+        if textfile is not None and not textfile.parent.is_dir():
             # A metrics target that fails costs a warning, never the pass (nor a config
             # refused when node_exporter is gone).
             self.warnings.append(f"metrics.textfile: {textfile.parent} is not a directory "

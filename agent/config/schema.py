@@ -308,7 +308,8 @@ SCHEMA = Key(
                 Key(
                     "listen",
                     LISTEN,
-                    "host:port the daemon serves /metrics on (:9817 is every address)",
+                    "host:port the daemon serves /metrics on (:9817 is every IPv4 address, "
+                    "[::]:9817 IPv6 too)",
                     example="127.0.0.1:9817",
                     show=False,
                 ),

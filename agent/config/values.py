@@ -245,7 +245,7 @@ def _timezone(key: Key, value: Any, beside: Path) -> str:
 
 
 def _listen(key: Key, value: Any, beside: Path) -> tuple[str, int]:
-    """(host, port) of "127.0.0.1:9817", "[::1]:9817" or ":9817" (every address, as
+    """(host, port) of "127.0.0.1:9817", "[::1]:9817" or ":9817" (every IPv4 address, as
     exporters write it)."""
     text = _string(key, value, beside).strip()
     host, colon, port = text.rpartition(":")
@@ -257,7 +257,8 @@ def _listen(key: Key, value: Any, beside: Path) -> tuple[str, int]:
         or not re.fullmatch(r"[A-Za-z0-9.:_-]+", host)
     ):
         raise Wrong(
-            f"must be host:port, e.g. 127.0.0.1:9817 (or :9817 for every address), not {text!r}"
+            "must be host:port, e.g. 127.0.0.1:9817 (or :9817 for every IPv4 address), "
+            f"not {text!r}"
         )
     return host, int(port)
 
