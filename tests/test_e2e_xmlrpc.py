@@ -71,7 +71,8 @@ REST_REFUSED_TO_EVERYONE = """<?php
 // As plugins that close the REST API to everyone do: after WordPress has
 // authenticated the request (application passwords included), refuse it.
 add_filter( 'rest_authentication_errors', function () {
-	return new WP_Error( 'rest_cannot_access', 'The REST API is closed.', array( 'status' => 401 ) );
+	return new WP_Error( 'rest_cannot_access', 'The REST API is closed.',
+		array( 'status' => 401 ) );
 }, 1000 );
 """
 
