@@ -193,8 +193,14 @@ def _config_schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+NAMES_SHOWN = 10  # check-config names this many sites; a fleet's thousands stay off the line
+
+
 def _check_config(args: argparse.Namespace, config: Config) -> int:
-    names = ", ".join(site.name for site in config.sites)
+    names = ", ".join(site.name for site in config.sites[:NAMES_SHOWN])
+    more = len(config.sites) - NAMES_SHOWN
+    if more > 0:
+        names += f" and {more} more"
     print(f"{config.path}: OK, {len(config.sites)} site(s): {names}")
     return EXIT_OK
 

@@ -911,3 +911,16 @@ def test_config_given_before_the_command_stands_when_none_follows(tmp_path: Path
     from agent.cli import main
 
     assert main(["--config", str(tmp_path / "missing.yaml"), "check-config"]) == 2
+
+
+def test_check_config_names_a_fleet_on_one_short_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from agent.cli import main
+
+    entry = MINIMAL.split("sites:\n")[1]
+    sites = "".join(entry.replace("main-blog", f"site{n}") for n in range(25))
+    path = write_config(tmp_path, MINIMAL.split("sites:\n")[0] + "sites:\n" + sites)
+    assert main(["--config", str(path), "check-config"]) == 0
+    names = ", ".join(f"site{n}" for n in range(10))
+    assert capsys.readouterr().out == f"{path}: OK, 25 site(s): {names} and 15 more\n"
