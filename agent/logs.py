@@ -12,6 +12,7 @@ from agent.secret import know_secrets, mask_known
 from agent.text import printable
 
 MAX_MESSAGE_CHARS = 4000  # ours quote at most 500 characters of a peer's text
+MAX_TRACE_CHARS = 2000  # a traceback folded into its log line keeps its last characters
 AGENT = "agent"  # the "site" shown on lines that concern no single site
 # Where a module logs: a logger, or one that names a site (site_log).
 Log = logging.Logger | logging.LoggerAdapter[logging.Logger]
@@ -30,11 +31,22 @@ class _RedactSecrets(logging.Filter):
             message = f"{record.msg} {record.args!r}"
         record.msg = _bounded(redact(message))  # masked whole first: no secret is cut in two
         record.args = None
-        if record.exc_info:
-            text = logging.Formatter().formatException(record.exc_info)
-            record.exc_text = redact(text)
-            record.exc_info = None
+        if record.exc_info or record.stack_info:
+            # One line per event, a traceback included: its lines joined with " | ".
+            formatter = logging.Formatter()
+            text = formatter.formatException(record.exc_info) if record.exc_info else ""
+            text += "\n" + formatter.formatStack(record.stack_info) if record.stack_info else ""
+            record.msg += f" | {_one_line_trace(redact(text))}"
+            record.exc_info = record.exc_text = record.stack_info = None
         return True
+
+
+def _one_line_trace(text: str) -> str:
+    """A traceback on one line; a long one keeps its end, where the error is."""
+    trace = " | ".join(line.strip() for line in text.splitlines() if line.strip())
+    if len(trace) > MAX_TRACE_CHARS:
+        trace = "… " + trace[-MAX_TRACE_CHARS:]
+    return trace
 
 
 def _bounded(message: str) -> str:

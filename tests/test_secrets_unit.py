@@ -146,6 +146,8 @@ def test_secret_in_a_traceback_is_masked(
     assert "Traceback" in err
     assert "RuntimeError: backend said: bad key" in err
     assert API_KEY not in err
+    assert len(err.splitlines()) == 1, err  # one line per event, its traceback included
+    assert err.rstrip().endswith("RuntimeError: backend said: bad key ***"), err
 
 
 def test_log_lines_without_secrets_are_unchanged(
