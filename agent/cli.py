@@ -40,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"igny8-agent {__version__}")  # at once: nothing else to load
         return EXIT_OK
     args = _parser().parse_args(argv)
+    if args.command == "run":
+        from agent.signals import DaemonSignals
+
+        DaemonSignals().install()  # from now on, not only once the config has loaded
     from agent.logs import setup_logging, site_log
 
     setup_logging(args.log_level or "info")

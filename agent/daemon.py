@@ -7,7 +7,7 @@ start-up pass covers every site.
 
 Passes run one at a time on a single worker thread (and hold the pass lock,
 so a cron `sync` never overlaps either). The main thread takes the signals
-itself (`_Signals`) and acts on them:
+itself (`agent.signals`) and acts on them:
   SIGHUP          reload the config (a bad one is logged and the old one kept)
   SIGTERM/SIGINT  stop taking work, let the pass finish or abandon it, exit 0
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import threading
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from agent.errors import AgentError, ConfigError, LockHeld
 from agent.logs import mask_secrets, set_level, site_log
 from agent.monitoring import monitoring_for
 from agent.schedule import CronSchedule
+from agent.signals import DaemonSignals
 from agent.state import StateStore
 from agent.sync import PassOptions, PassProgress, check_structures, record_abandoned, run_pass
 from agent.systemd import Notifier
@@ -44,31 +44,6 @@ log = site_log("agent", "agent.daemon")
 STOP_GRACE_SECONDS = 6.0  # the contract allows 10 s from SIGTERM to exit; keep a margin
 DAILY, RETRY_FAILED, CHECK, WATCHDOG = "daily", "retry-failed", "freshness", "watchdog"
 STALL_MARGIN_SECONDS = 60.0
-
-
-class _Signals:
-    """The signals that steer the daemon, taken by the main loop itself (`sigwait`).
-
-    They are blocked in every thread, so none interrupts code half-way: a handler
-    that set an Event there could wait for ever on the lock the interrupted code
-    held, and a handler's note through a pipe can be dropped when the pipe is full.
-    A blocked signal stays pending in the kernel until the loop takes it.
-    """
-
-    STOP = frozenset({signal.SIGTERM, signal.SIGINT})
-    RELOAD = signal.SIGHUP
-
-    def install(self) -> None:
-        """Block them; before any thread starts, as threads inherit what is blocked."""
-        signal.pthread_sigmask(signal.SIG_BLOCK, {*self.STOP, self.RELOAD})
-
-    def wait(self) -> set[int]:
-        """The next signal, and any others already pending."""
-        wanted = {*self.STOP, self.RELOAD}
-        received = {signal.sigwait(wanted)}
-        while (more := signal.sigtimedwait(wanted, 0)) is not None:
-            received.add(more.si_signo)
-        return received
 
 
 class Daemon:
@@ -86,7 +61,7 @@ class Daemon:
         self.config_path = config_path
         self.log_level_override = log_level
         self.notifier = notifier or Notifier()
-        self.signals = _Signals()
+        self.signals = DaemonSignals()
         self.stopping = threading.Event()
         self.progress = PassProgress()
         self.idle = threading.Event()

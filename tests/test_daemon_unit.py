@@ -270,9 +270,9 @@ def test_signals_wait_for_the_main_loop_and_none_is_lost() -> None:
     import signal
     import threading
 
-    from agent.daemon import _Signals
+    from agent.signals import DaemonSignals
 
-    signals = _Signals()
+    signals = DaemonSignals()
     before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     # To this thread: other tests' threads (which the daemon would not have, as it
     # blocks the signals before starting any) would take a signal sent to the process.
@@ -288,6 +288,31 @@ def test_signals_wait_for_the_main_loop_and_none_is_lost() -> None:
         assert signals.wait() == {signal.SIGHUP, signal.SIGTERM}
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def test_run_blocks_its_signals_before_the_config_loads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A SIGTERM or SIGHUP sent while `run` still loads its config waits for the
+    daemon's loop; it used to kill the process in its first ~0.4 s."""
+    import signal
+
+    import agent.cli as cli
+    from agent.errors import ConfigError
+
+    blocked_while_loading: set[int] = set()
+
+    def load(args: Any) -> Any:
+        blocked_while_loading.update(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+        raise ConfigError(str(tmp_path / "config.yaml"), ["stop here"])
+
+    monkeypatch.setattr(cli, "_load", load)
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    try:
+        assert cli.main(["--config", str(tmp_path / "config.yaml"), "run"]) == 2
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+    assert {signal.SIGTERM, signal.SIGINT, signal.SIGHUP} <= blocked_while_loading
 
 
 def test_a_stop_abandons_the_sites_being_synced_not_those_being_checked() -> None:
