@@ -25,7 +25,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from agent.config import Config, load_config
+from agent.config import Config, ScheduleConfig, load_config
 from agent.errors import AgentError, ConfigError, LockHeld
 from agent.logs import mask_secrets, set_level, site_log
 from agent.monitoring import monitoring_for
@@ -131,23 +131,32 @@ class Daemon:
 
     # --- scheduling ------------------------------------------------------------
 
-    def _schedule(self, config: Config) -> None:
+    def _schedule(self, config: Config, before: ScheduleConfig | None = None) -> None:
+        """(Re)schedule the jobs; on a reload (`before` given) only those whose settings
+        changed: a job replaced counts its next time from now, so a reload between a
+        daily run's cron time and its jittered start would push that run to the next
+        day."""
         schedule = config.schedule
-        self.scheduler.add_job(
-            self._pass,
-            CronSchedule(schedule.cron, schedule.timezone, schedule.jitter_seconds),
-            args=[None, "scheduled"],
-            id=DAILY,
-            replace_existing=True,
-        )
+        daily = (schedule.cron, schedule.timezone, schedule.jitter_seconds)
+        if before is None or daily != (before.cron, before.timezone, before.jitter_seconds):
+            self.scheduler.add_job(
+                self._pass,
+                CronSchedule(schedule.cron, schedule.timezone, schedule.jitter_seconds),
+                args=[None, "scheduled"],
+                id=DAILY,
+                replace_existing=True,
+            )
         # The interval trigger asks tzlocal for the local zone unless given one, and
         # tzlocal fails on a POSIX TZ such as "IST-5:30": every trigger gets UTC.
-        self.scheduler.add_job(
-            self._retry_failed,
-            IntervalTrigger(seconds=schedule.retry_failed_every, timezone=UTC),
-            id=RETRY_FAILED,
-            replace_existing=True,
-        )
+        if before is None or schedule.retry_failed_every != before.retry_failed_every:
+            self.scheduler.add_job(
+                self._retry_failed,
+                IntervalTrigger(seconds=schedule.retry_failed_every, timezone=UTC),
+                id=RETRY_FAILED,
+                replace_existing=True,
+            )
+        if before is not None and schedule.check_every == before.check_every:
+            return
         if schedule.check_every:
             self.scheduler.add_job(
                 self._check_freshness,
@@ -320,7 +329,7 @@ class Daemon:
         set_level(self.log_level_override or new.log_level)
         for warning in new.warnings:
             log.warning("%s", warning)
-        self._schedule(new)
+        self._schedule(new, before=old.schedule)
         old_sites = {site.name: site for site in old.sites}
         new_names = {site.name for site in new.sites}
         changed = [s.name for s in new.sites if old_sites.get(s.name) != s]

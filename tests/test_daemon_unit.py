@@ -224,6 +224,24 @@ def test_a_reload_reschedules_and_passes_over_new_or_changed_sites(
     assert notifier.sent.count("READY=1") == 1 and "RELOADING=1" in notifier.sent
 
 
+def test_a_reload_keeps_the_jobs_whose_settings_did_not_change(
+    tmp_path: Path, passes: Passes
+) -> None:
+    """A replaced job counts its next time from now: a reload at 03:10 would push a
+    daily run jittered to 03:20 to the next day, and reloads every few minutes would
+    starve the retry job. Only the jobs whose settings changed are replaced."""
+    daemon, scheduler, _ = make_daemon(write_config(tmp_path, "a", jitter_seconds=1800))
+    before = dict(scheduler.jobs)
+    write_config(tmp_path, "a", "b", jitter_seconds=1800)  # sites changed, schedule not
+    daemon._reload()
+    assert all(scheduler.jobs[job_id] is before[job_id] for job_id in before)
+
+    write_config(tmp_path, "a", "b", jitter_seconds=1800, retry_failed_every=600)
+    daemon._reload()
+    assert scheduler.jobs[DAILY] is before[DAILY] and scheduler.jobs[CHECK] is before[CHECK]
+    assert scheduler.jobs[RETRY_FAILED] is not before[RETRY_FAILED]
+
+
 def test_a_bad_config_on_reload_keeps_the_running_one(tmp_path: Path, passes: Passes) -> None:
     path = write_config(tmp_path, "a")
     daemon, scheduler, notifier = make_daemon(path)
