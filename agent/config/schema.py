@@ -74,6 +74,16 @@ CONTENT_KEYS = (
     Key("fetch_limit", INTEGER, "how many items IGNY8 fetches of it", minimum=1),
 )
 
+# The same two keys for each peer: a WordPress site and the backend.
+TIMEOUT = Key(
+    "timeout",
+    NUMBER,
+    "seconds: each request's read timeout, and its whole answer's deadline (connect: at most 10)",
+    default=30.0,
+    above=0,
+)
+VERIFY = Key("verify", TLS, "TLS: true, false, or the path of a CA bundle", default=True)
+
 WORDPRESS = Key(
     "wordpress",
     SECTION,
@@ -111,15 +121,8 @@ WORDPRESS = Key(
             default="auto",
             choices=("auto", "always", "never"),
         ),
-        Key(
-            "timeout",
-            NUMBER,
-            "seconds: each request's read timeout, and its whole answer's "
-            "deadline (connect: at most 10)",
-            default=30.0,
-            above=0,
-        ),
-        Key("verify", TLS, "TLS: true, false, or the path of a CA bundle", default=True),
+        TIMEOUT,
+        VERIFY,
         Key(
             "max_connections",
             INTEGER,
@@ -217,15 +220,8 @@ SCHEMA = Key(
                     required=NEEDED_TO_PUSH,
                     example="https://api.igny8.com/api",
                 ),
-                Key(
-                    "timeout",
-                    NUMBER,
-                    "seconds: each request's read timeout, and its whole answer's "
-                    "deadline (connect: at most 10)",
-                    default=30.0,
-                    above=0,
-                ),
-                Key("verify", TLS, "TLS: true, false, or the path of a CA bundle", default=True),
+                TIMEOUT,
+                VERIFY,
                 Key(
                     "max_attempts",
                     INTEGER,
