@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ import yaml
 
 from tests.support.backend_standin import BackendStandin, Integration
 from tests.support.daemon import Daemon, NotifySocket
+from tests.support.tls import make_certificate
 from tests.support.wordpress import WordPressServers, WordPressSite, WordPressUnavailable
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -70,32 +71,7 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1: (cert.pem, key.pem)."""
     if shutil.which("openssl") is None:
         unavailable("openssl is needed to make a test certificate")
-    directory = tmp_path_factory.mktemp("tls")
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return cert, key
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
@@ -251,3 +227,26 @@ def start_daemon(agent, notify) -> Iterator:
     yield start
     for daemon in started:
         daemon.stop()
+
+
+# --- fleets: site n is `site{n}`, site_id n + 1, API key f"{API_KEY}-{n}" -------------
+
+
+def fleet_backend(sites: int) -> BackendStandin:
+    """The stand-in knowing `sites` fleet sites, each with its key and integration."""
+    keys = {n + 1: f"{API_KEY}-{n}" for n in range(sites)}
+    integrations = [Integration(id=1000 + n, site_id=n + 1) for n in range(sites)]
+    return BackendStandin(api_keys=keys, integrations=integrations)
+
+
+def fleet_sites(site_url: Any, sites: Iterable[int], **wordpress: Any) -> list[dict[str, Any]]:
+    """Config entries of fleet sites; `site_url(n)` is site n's WordPress."""
+    return [
+        {
+            "name": f"site{n}",
+            "site_id": n + 1,
+            "api_key": f"{API_KEY}-{n}",
+            "wordpress": {"url": site_url(n), **wordpress},
+        }
+        for n in sites
+    ]

@@ -18,6 +18,8 @@ from tests.conftest import (
     SITE_ID,
     Agent,
     expected_payload_part,
+    fleet_backend,
+    fleet_sites,
     label_and_count,
     site_config,
 )
@@ -37,11 +39,9 @@ def fleet() -> Iterator[Fleet]:
 
 
 @pytest.fixture
-def fleet_backend() -> Iterator[BackendStandin]:
-    keys = {n + 1: f"{API_KEY}-{n}" for n in range(SITES)}
-    integrations = [Integration(id=1000 + n, site_id=n + 1) for n in range(SITES)]
-    with BackendStandin(api_keys=keys, integrations=integrations) as standin:
-        yield standin
+def standin() -> Iterator[BackendStandin]:
+    with fleet_backend(SITES) as server:
+        yield server
 
 
 def fleet_config(fleet: Fleet, backend: BackendStandin, sites: range, **top: Any) -> dict[str, Any]:
@@ -50,26 +50,16 @@ def fleet_config(fleet: Fleet, backend: BackendStandin, sites: range, **top: Any
         "backend": {"url": backend.url, "max_attempts": 2, "max_retry_seconds": 10},
         "log_level": "info",
         **top,
-        "sites": [
-            {
-                "name": f"site{n}",
-                "site_id": n + 1,
-                "api_key": f"{API_KEY}-{n}",
-                "wordpress": {"url": fleet.site_url(n), **wordpress},
-            }
-            for n in sites
-        ],
+        "sites": fleet_sites(fleet.site_url, sites, **wordpress),
     }
 
 
 def test_a_fleet_pass_pushes_every_site_side_by_side(
-    agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
+    agent: Agent, fleet: Fleet, standin: BackendStandin
 ) -> None:
     names = [n for n in range(SITES) if n != 13]
     agent.write_config(
-        fleet_config(
-            fleet, fleet_backend, range(SITES), parallel_sites=8, wordpress={"deadline": 20}
-        )
+        fleet_config(fleet, standin, range(SITES), parallel_sites=8, wordpress={"deadline": 20})
     )
     fleet.reset()
 
@@ -79,7 +69,7 @@ def test_a_fleet_pass_pushes_every_site_side_by_side(
     assert list(report) == [f"site{n}" for n in range(SITES)]  # config order
     assert [n for n in range(SITES) if report[f"site{n}"]["ok"]] == names
     for n in names:
-        assert label_and_count(fleet_backend.stored[1000 + n]) == expected_structure(n, EXTRA_TYPES)
+        assert label_and_count(standin.stored[1000 + n]) == expected_structure(n, EXTRA_TYPES)
     stats = fleet.stats()
     assert stats["max_in_flight_per_site"] == 6  # the default cap, reached and never passed
     assert 1 < stats["peak_sites_in_flight"] <= 8
@@ -92,12 +82,12 @@ def test_a_fleet_pass_pushes_every_site_side_by_side(
 
 
 def test_a_hanging_site_holds_up_only_itself(
-    agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
+    agent: Agent, fleet: Fleet, standin: BackendStandin
 ) -> None:
     agent.write_config(
         fleet_config(
             fleet,
-            fleet_backend,
+            standin,
             range(10, 20),
             parallel_sites=4,
             wordpress={"deadline": 4, "timeout": 30},
@@ -115,20 +105,18 @@ def test_a_hanging_site_holds_up_only_itself(
 
 
 def test_the_cap_on_requests_in_flight_is_the_configured_one(
-    agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
+    agent: Agent, fleet: Fleet, standin: BackendStandin
 ) -> None:
-    agent.write_config(
-        fleet_config(fleet, fleet_backend, range(3), wordpress={"max_connections": 2})
-    )
+    agent.write_config(fleet_config(fleet, standin, range(3), wordpress={"max_connections": 2}))
     fleet.reset()
     assert agent.run("sync").returncode == 0
     assert fleet.stats()["max_in_flight_per_site"] == 2
 
 
 def test_status_of_a_fleet_puts_failing_sites_first_and_sums_up(
-    agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
+    agent: Agent, fleet: Fleet, standin: BackendStandin
 ) -> None:
-    config = fleet_config(fleet, fleet_backend, range(11, 16), wordpress={"deadline": 3})
+    config = fleet_config(fleet, standin, range(11, 16), wordpress={"deadline": 3})
     agent.write_config(config)
     agent.run("sync", timeout=120)
     config["sites"].append(

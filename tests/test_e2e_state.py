@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import API_KEY, Agent
-from tests.support.backend_standin import BackendStandin, Integration
+from tests.conftest import Agent, fleet_backend, fleet_sites
+from tests.support.backend_standin import BackendStandin
 from tests.support.fleet_wordpress import Fleet, fleet_wordpress
 
 pytestmark = pytest.mark.e2e
@@ -31,10 +31,8 @@ def fleet() -> Iterator[Fleet]:
 
 
 @pytest.fixture
-def fleet_backend() -> Iterator[BackendStandin]:
-    keys = {n + 1: f"{API_KEY}-{n}" for n in range(SITES)}
-    integrations = [Integration(id=1000 + n, site_id=n + 1) for n in range(SITES)]
-    with BackendStandin(api_keys=keys, integrations=integrations) as standin:
+def standin() -> Iterator[BackendStandin]:
+    with fleet_backend(SITES) as standin:
         yield standin
 
 
@@ -43,15 +41,7 @@ def fleet_config(fleet: Fleet, backend: BackendStandin, **top: Any) -> dict[str,
         "backend": {"url": backend.url, "max_attempts": 2, "max_retry_seconds": 10},
         "parallel_sites": 4,
         **top,
-        "sites": [
-            {
-                "name": f"site{n}",
-                "site_id": n + 1,
-                "api_key": f"{API_KEY}-{n}",
-                "wordpress": {"url": fleet.site_url(n)},
-            }
-            for n in range(SITES)
-        ],
+        "sites": fleet_sites(fleet.site_url, range(SITES)),
     }
 
 
@@ -64,9 +54,9 @@ def integrity(agent: Agent) -> str:
 
 
 def test_an_older_state_json_is_imported_once_and_kept(
-    agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
+    agent: Agent, fleet: Fleet, standin: BackendStandin
 ) -> None:
-    agent.write_config(fleet_config(fleet, fleet_backend))
+    agent.write_config(fleet_config(fleet, standin))
     agent.state_dir.mkdir()
     old = {
         "version": 1,
@@ -103,9 +93,9 @@ def test_an_older_state_json_is_imported_once_and_kept(
 
 
 def test_an_unusable_database_is_said_by_status_and_moved_aside_by_the_next_pass(
-    agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
+    agent: Agent, fleet: Fleet, standin: BackendStandin
 ) -> None:
-    agent.write_config(fleet_config(fleet, fleet_backend))
+    agent.write_config(fleet_config(fleet, standin))
     assert agent.run("sync").returncode == 0
     (agent.state_dir / "state.db").write_bytes(b"\x00garbage" * 4096)
 
@@ -122,9 +112,9 @@ def test_an_unusable_database_is_said_by_status_and_moved_aside_by_the_next_pass
 
 
 def test_kill_9_at_any_moment_leaves_a_usable_state(
-    agent: Agent, fleet: Fleet, fleet_backend: BackendStandin
+    agent: Agent, fleet: Fleet, standin: BackendStandin
 ) -> None:
-    agent.write_config(fleet_config(fleet, fleet_backend))
+    agent.write_config(fleet_config(fleet, standin))
     chance = random.Random(9)
     killed_mid_pass = 0
     for _ in range(KILLS):

@@ -15,7 +15,6 @@ import json
 import re
 import shutil
 import ssl
-import subprocess
 import threading
 import time
 import xmlrpc.client
@@ -40,6 +39,7 @@ from tests.support.hostile import (
     xmlrpc_answer,
 )
 from tests.support.tiny_wordpress import TinyWordPress, tiny_wordpress
+from tests.support.tls import make_certificate
 
 USERNAME = "igny8-bot"
 PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX"
@@ -342,86 +342,6 @@ def test_a_long_fault_string_is_cut_and_on_one_line(
 # --- TLS that fails, each for its own reason ------------------------------------------------
 
 
-def make_certificate(directory: Path, *, expired: bool = False) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.fail("openssl is needed for the TLS tests")
-    directory.mkdir(parents=True, exist_ok=True)
-    key, cert = directory / "key.pem", directory / "cert.pem"
-    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
-    if not expired:
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                *subject,
-                "-keyout",
-                str(key),
-                "-out",
-                str(cert),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        return cert, key
-    (directory / "index.txt").write_text("")
-    (directory / "serial").write_text("01\n")
-    (directory / "ca.cnf").write_text(
-        "[ca]\ndefault_ca = my\n[my]\ndatabase = index.txt\nserial = serial\n"
-        "new_certs_dir = .\ndefault_md = sha256\npolicy = any\ncopy_extensions = copy\n"
-        "[any]\ncommonName = supplied\n"
-    )
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-new",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            *subject,
-            "-keyout",
-            str(key),
-            "-out",
-            str(directory / "req.pem"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    subprocess.run(
-        [
-            "openssl",
-            "ca",
-            "-batch",
-            "-config",
-            "ca.cnf",
-            "-selfsign",
-            "-keyfile",
-            "key.pem",
-            "-in",
-            "req.pem",
-            "-out",
-            "cert.pem",
-            "-startdate",
-            "20200101000000Z",
-            "-enddate",
-            "20200102000000Z",
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-        cwd=directory,
-    )
-    return cert, key
-
-
 @contextmanager
 def tls_wordpress(cert: Path, key: Path) -> Iterator[int]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TinyWordPress)
@@ -472,6 +392,8 @@ def test_tls_failures_say_why_and_what_to_do(
     cause: str,
     advice: str,
 ) -> None:
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl is needed for the TLS tests")
     cert, key = make_certificate(tmp_path / "tls", expired=case == "expired")
     with tls_wordpress(cert, key) as port:
         extra = {"verify": str(cert)} if verify else {}
