@@ -282,6 +282,38 @@ def test_a_reload_keeps_serving_metrics_on_a_named_host(tmp_path: Path, passes: 
         serving.server_close()
 
 
+def test_the_metrics_server_drops_silent_clients_and_caps_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client that connects and sends nothing held a thread for ever
+    (prometheus_client's own server has no timeout); now it is closed after
+    SCRAPE_TIMEOUT_SECONDS, and connections past MAX_SCRAPES_AT_ONCE at once."""
+    import socket
+    import time
+    import urllib.request
+
+    from agent.monitoring import metrics as metrics_module
+
+    monkeypatch.setattr(metrics_module, "SCRAPE_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(metrics_module, "MAX_SCRAPES_AT_ONCE", 3)
+    server = metrics_module.Metrics().serve(("127.0.0.1", 0))
+    assert server is not None
+    port = server.server_address[1]
+    silent = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
+    try:
+        started = time.monotonic()
+        # The fourth is closed at once; the three others once their 0.5 s have passed.
+        assert [client.recv(1) for client in silent] == [b""] * 4
+        assert time.monotonic() - started < 4
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            assert b"igny8_agent_build_info" in answer.read()
+    finally:
+        for client in silent:
+            client.close()
+        server.shutdown()
+        server.server_close()
+
+
 def test_signals_wait_for_the_main_loop_and_none_is_lost() -> None:
     """Blocked, they stay pending until the loop takes them: a SIGTERM after a storm
     of SIGHUPs is still there (a pipe written by handlers dropped it when full)."""

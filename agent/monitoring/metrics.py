@@ -16,9 +16,12 @@ pushes, freshness checks. In a textfile the counters are those of one `sync`.
 from __future__ import annotations
 
 import logging
+import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, write_to_textfile
 from prometheus_client.core import GaugeMetricFamily
@@ -136,11 +139,9 @@ class Metrics(PassObserver):
 
     def serve(self, listen: tuple[str, int]) -> WSGIServer | None:
         """Serve /metrics in a thread of its own; a failure to listen is a warning."""
-        from prometheus_client import start_http_server
-
         host, port = listen
         try:
-            server, _thread = start_http_server(port, addr=host, registry=self.registry)
+            server = _serve_metrics(self.registry, host, port)
         except OSError as exc:
             log.warning(
                 "cannot serve metrics on %s:%d (%s): check metrics.listen; the agent "
@@ -156,6 +157,58 @@ class Metrics(PassObserver):
             port,
         )
         return server
+
+
+SCRAPE_TIMEOUT_SECONDS = 10  # a connection that sends no request in time is closed
+MAX_SCRAPES_AT_ONCE = 8  # connections beyond are closed at once
+
+
+def _serve_metrics(registry: CollectorRegistry, host: str, port: int) -> WSGIServer:
+    """prometheus_client's `start_http_server`, bounded: its handler waits for ever on
+    a client that connects and sends nothing, with a thread for each such client."""
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from prometheus_client import make_wsgi_app
+
+    class Handler(WSGIRequestHandler):
+        timeout = SCRAPE_TIMEOUT_SECONDS
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass  # a scrape is not an event worth a log line
+
+    # As prometheus_client does: the address family (and address) the host resolves to.
+    family, _, _, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+
+    class Server(ThreadingMixIn, WSGIServer):
+        daemon_threads = True
+        address_family = family
+        places = threading.BoundedSemaphore(MAX_SCRAPES_AT_ONCE)
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # a client that timed out or went away: socketserver would print a traceback
+
+        def process_request(self, request: Any, client_address: Any) -> None:
+            if not self.places.acquire(blocking=False):
+                self.shutdown_request(request)
+                return
+            try:
+                super().process_request(request, client_address)
+            except BaseException:
+                self.places.release()
+                raise
+
+        def process_request_thread(self, request: Any, client_address: Any) -> None:
+            try:
+                super().process_request_thread(request, client_address)
+            finally:
+                self.places.release()
+
+    bind = str(address[0])
+    server = make_server(bind, port, make_wsgi_app(registry), Server, handler_class=Handler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
 
 
 class _SiteGauges(Collector):
