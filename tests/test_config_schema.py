@@ -105,6 +105,18 @@ def test_the_example_loads_with_every_default(
     assert config.schedule == model.ScheduleConfig()
     assert config.backend == model.BackendConfig(url="https://api.igny8.com/api")
     assert config.parallel_sites == model.Config.parallel_sites  # type: ignore[attr-defined]
+    # The contract's defaults (§5, §10), written out: the lines above only prove that the
+    # example and the dataclasses agree, which they would on a wrong default too.
+    wordpress, backend, schedule = site.wordpress, config.backend, config.schedule
+    assert (wordpress.xmlrpc, wordpress.timeout, wordpress.verify) == ("auto", 30, True)
+    assert (wordpress.max_connections, wordpress.deadline) == (6, 120)
+    assert (backend.timeout, backend.verify, backend.max_attempts) == (30, True, 5)
+    assert backend.max_retry_seconds == 300
+    assert (schedule.cron, schedule.timezone, schedule.jitter_seconds) == ("0 3 * * *", "UTC", 1800)
+    assert (schedule.retry_failed_every, schedule.check_every) == (900, 3600)
+    assert (site.defaults.enabled, site.defaults.fetch_limit) == (True, 100)
+    assert (site.plugin_connection_enabled, site.two_way_sync_enabled) == (True, True)
+    assert (config.parallel_sites, config.log_level) == (16, "info")
 
 
 def validator() -> Any:

@@ -51,6 +51,14 @@ def fake_wordpress() -> Iterator[HostileWordPress]:
         yield site
 
 
+def served_by(site: HostileWordPress) -> dict[str, dict[str, dict[str, Any]]]:
+    """What the fake WordPress holds, as `label_and_count` shows a payload."""
+    return {
+        "post_types": {"post": {"label": "Posts", "count": site.POSTS}},
+        "taxonomies": {"category": {"label": "Categories", "count": site.CATEGORIES}},
+    }
+
+
 def sync_fake(
     agent: Agent, site: HostileWordPress, backend_url: str, *args: str, **entry: Any
 ) -> AgentRun:
@@ -97,7 +105,8 @@ def test_an_inactive_integration_alone_is_used(agent, drf, fake_wordpress):
     inactive = backend.add_integration(SITE_ID, is_active=False)
     run = sync_fake(agent, fake_wordpress, backend.url)
     assert run.returncode == 0, run.stderr
-    assert backend.stored_structure(inactive) is not None
+    stored = backend.stored_structure(inactive)
+    assert stored is not None and label_and_count(stored) == served_by(fake_wordpress)
     assert "(inactive)" in run.stderr
 
 
@@ -192,5 +201,6 @@ def test_a_stale_configured_integration_is_replaced(agent, drf, fake_wordpress):
     run = sync_fake(agent, fake_wordpress, backend.url, integration_id=stale)
     assert run.returncode == 0, run.stderr
     assert f"the configured integration_id {stale} is stale (404)" in run.stderr
-    assert backend.stored_structure(current) is not None
+    stored = backend.stored_structure(current)
+    assert stored is not None and label_and_count(stored) == served_by(fake_wordpress)
     assert agent.run("status", "--json").json()["blog"]["integration_id"] == current

@@ -75,6 +75,7 @@ def test_a_fleet_pass_pushes_every_site_side_by_side(
     assert 1 < stats["peak_sites_in_flight"] <= 8
     assert run.returncode == 1  # the hanging site failed
     lines = [line for line in run.stderr.splitlines() if " INFO " in line or " ERROR " in line]
+    assert len(lines) > SITES  # at least one line for each site
     assert all(
         line.split("] ", 1)[0].rsplit("[", 1)[1] in {f"site{n}" for n in range(SITES)} | {"agent"}
         for line in lines
