@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import API_KEY, SITE_ID, Agent
+from tests.conftest import API_KEY, INTEGRATION_ID, SITE_ID, Agent, label_and_count
 from tests.support.backend_standin import BackendStandin
-from tests.support.hostile import HostileWordPress
+from tests.support.hostile import Answer, HostileWordPress, Plain, json_answer
 
 PASSWORD = "abcd EFGH ijkl MNOP qrst UVWX"
 
@@ -53,7 +53,8 @@ def test_the_daily_pass_skips_the_home_page(
 ) -> None:
     configure(agent, wp, backend)
     assert agent.run("sync").returncode == 0
-    assert wp.paths()[0] == "/"
+    # The first read asks the home page and lists at the usual root at once.
+    assert set(wp.paths()[:3]) == {"/", "/wp-json/wp/v2/types", "/wp-json/wp/v2/taxonomies"}
     assert remembered_root(agent) == f"{wp.url}/wp-json/"
     wp.requests.clear()
 
@@ -91,3 +92,29 @@ def test_a_remembered_root_on_another_host_gets_no_credentials(
         assert run.returncode == 0, run.stderr
         assert elsewhere.requests == []  # not used at all: it is not the site's own host
     assert remembered_root(agent) == f"{wp.url}/wp-json/"
+
+
+def test_the_root_the_home_page_names_wins_over_the_usual_one(
+    agent: Agent, backend: BackendStandin
+) -> None:
+    """A first read lists at `/wp-json/` while the home page is fetched; when the home
+    page names another root, that listing is dropped, even where it answers."""
+    with HostileWordPress() as wp:
+        news = {"post": {**wp.types["post"], "name": "News"}}
+        link = f'<{wp.url}/api/>; rel="https://api.w.org/"'
+        wp.routes["/"] = Plain(Answer(200, {"Content-Type": "text/html", "Link": link}, b"<p>"))
+        wp.routes["/api/wp/v2/types"] = Plain(json_answer(news))
+        wp.routes["/api/wp/v2/taxonomies"] = Plain(json_answer(wp.taxonomies))
+        wp.routes["/api/wp/v2/posts"] = Plain(json_answer([], **{"X-WP-Total": "7"}))
+        wp.routes["/api/wp/v2/categories"] = Plain(json_answer([], **{"X-WP-Total": "2"}))
+        configure(agent, wp, backend)
+
+        run = agent.run("sync")
+
+        assert run.returncode == 0, run.stderr
+        assert "/wp-json/wp/v2/types" in wp.paths()  # asked early, and not used
+        assert "/wp-json/wp/v2/posts" not in wp.paths()
+    assert remembered_root(agent) == f"{wp.url}/api/"
+    assert label_and_count(backend.stored[INTEGRATION_ID])["post_types"] == {
+        "post": {"label": "News", "count": 7}
+    }

@@ -99,6 +99,11 @@ class Discovery:
         page = self.fetch_home_page()
         return _home_of(page.url) if page is not None else self.site.wordpress.url
 
+    @property
+    def usual_root(self) -> str:
+        """Where WordPress puts its API root with pretty permalinks: `{url}/wp-json/`."""
+        return _home_of(self.site.wordpress.url) + "/wp-json/"
+
     def api_roots(self) -> Iterator[str]:
         """REST API roots to try, best first, without duplicates: the one that worked last
         time, then (only if that fails: the home page is fetched here) what the site

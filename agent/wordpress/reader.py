@@ -47,7 +47,7 @@ from agent.structure import ContentType, SiteShape, SiteStructure
 from agent.text import printable, sentence
 from agent.timestamps import utc_now
 from agent.wordpress.discovery import Discovery, KnownPlaces
-from agent.wordpress.rest import BY_VIEWABLE, Listed, RestListing, RestReader
+from agent.wordpress.rest import BY_VIEWABLE, Listed, Lists, RestListing, RestReader
 from agent.wordpress.xmlrpc import XmlrpcReader
 
 T = TypeVar("T")
@@ -234,7 +234,9 @@ class _SiteRead:
             xmlrpc_listing = self.submit(self.xmlrpc.list_public)
         try:
             with _as_wordpress_errors(self.site):
-                listing = self.rest.find_and_list(self.discovery.api_roots())
+                listing = self.rest.find_and_list(
+                    self.discovery.api_roots(), self._usual_root_listed_early()
+                )
         except REST_FAILURES as rest_error:
             if xmlrpc_listing is None:
                 raise
@@ -263,6 +265,17 @@ class _SiteRead:
             )
             return self._rest_only(listing)
         return self._by_authority(listing, authority)
+
+    def _usual_root_listed_early(self) -> dict[str, Future[Lists]]:
+        """On a read with no API root known (a site's first), list at the usual root
+        while the home page says where the root is: it mostly names that very one, and
+        the read saves a round trip. The listing is used only if the discovery comes to
+        that root; where it does not (plain permalinks, a redirect), it cost a couple of
+        requests, once: the root found is remembered."""
+        if self.discovery.known_root is not None:
+            return {}
+        root = self.discovery.usual_root
+        return {root: self.submit(functools.partial(self.rest.list_at, root))}
 
     def _rest_only(self, listing: RestListing) -> _Chosen:
         return _Chosen(

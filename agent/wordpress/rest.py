@@ -13,6 +13,7 @@ are public, when REST alone cannot tell, is the reader's (`reader.py`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
@@ -90,6 +91,9 @@ class Listed:
     route: str | None = None  # "wp/v2/posts" (namespace + rest_base); None: not in REST
 
 
+Lists = tuple[list[Listed], list[Listed]]  # post types, taxonomies
+
+
 @dataclass(frozen=True)
 class RestListing:
     root: str
@@ -120,13 +124,17 @@ class RestReader:
 
     # --- listing ---------------------------------------------------------------
 
-    def find_and_list(self, roots: Iterable[str]) -> RestListing:
-        """List types and taxonomies at the first of `roots` that answers as the API."""
+    def find_and_list(
+        self, roots: Iterable[str], early: dict[str, Future[Lists]] | None = None
+    ) -> RestListing:
+        """List types and taxonomies at the first of `roots` that answers as the API.
+        `early`: roots already being listed (`list_at`), by root."""
         tried: list[str] = []
         blocked: RestAccessDenied | None = None
+        early = early or {}
         for root in roots:
             try:
-                post_types, taxonomies = self._list(root)
+                post_types, taxonomies = early[root].result() if root in early else self._list(root)
             except NotTheApi as exc:
                 self.log.debug("%s is not the REST API: %s", root, exc)
                 tried.append(f"{shown(root)} ({exc})")
@@ -142,7 +150,11 @@ class RestReader:
             "the REST API is enabled"
         )
 
-    def _list(self, root: str) -> tuple[list[Listed], list[Listed]]:
+    def list_at(self, root: str) -> Lists:
+        """Post types and taxonomies at `root`; NotTheApi if it is not the API there."""
+        return self._list(root)
+
+    def _list(self, root: str) -> Lists:
         routes = ["wp/v2/types", "wp/v2/taxonomies"]
         contexts: list[dict[str, str]] = [{}]
         if self.http.auth is not None:
