@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Callable
 
 from agent.secret import know_secrets, mask_known
 from agent.text import printable
@@ -81,6 +82,35 @@ def setup_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     set_level(level)
+    _quiet_libraries()
+
+
+def relay_logging(send: Callable[[logging.LogRecord], None], level: int) -> None:
+    """Log by handing each record, secrets masked and made one line, to `send` (a worker
+    process sends them to the pass's process, which writes them as its own)."""
+    global _redacting_filter
+    _redacting_filter = _RedactSecrets()
+    handler = _Relay(send)
+    handler.addFilter(_redacting_filter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    _quiet_libraries()
+
+
+class _Relay(logging.Handler):
+    def __init__(self, send: Callable[[logging.LogRecord], None]):
+        super().__init__()
+        self.send = send
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.send(record)
+        except Exception:  # noqa: BLE001 - logging never fails the work (logging's own rule)
+            self.handleError(record)
+
+
+def _quiet_libraries() -> None:
     # urllib3 logs full request lines at debug, and at warning quotes a peer's bad
     # headers whole, with the URL and a traceback; http.py says what went wrong itself.
     logging.getLogger("urllib3").setLevel(logging.ERROR)

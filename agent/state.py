@@ -17,6 +17,7 @@ is imported once and kept beside it, renamed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -137,6 +138,12 @@ class StateStore:
                 f"cannot create the state dir {self.dir}: {exc.strerror}; set state_dir in the "
                 "config to a writable directory"
             ) from None
+
+    def open(self) -> None:
+        """Open the database now (creating it, importing state.json or moving a damaged
+        one aside) rather than at its first use. A failure is left to that use to say."""
+        with contextlib.suppress(StateError), self._transaction():
+            pass
 
     def close(self) -> None:
         with self._lock:

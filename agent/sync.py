@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import requests
 
+from agent import workers
 from agent.backend import BackendClient, PushReceipt
 from agent.config import Config, SiteConfig
 from agent.errors import AgentError, BackendError, IntegrationGone, Interrupted, StateError
@@ -160,43 +162,101 @@ def run_pass(config: Config, options: PassOptions | None = None) -> list[SiteRes
     """One pass; takes the pass lock unless it is a dry run (which writes nothing)."""
     options = options or PassOptions()
     sites = _selected(config, options)
-    with _request_pool(config, sites) as pool:
-        if options.dry_run:
-            return _side_by_side(
+    if options.dry_run:
+        with _request_pool(_at_once(config, sites), sites) as pool:
+            dry = _side_by_side(
                 sites, config, lambda site: _dry_run_site(site, config, options, pool)
             )
-        store = StateStore(config.state_dir)
-        store.ensure_dir()
-        watchers = options.watchers()
-        with (
-            pass_lock(config.state_dir),
-            store,
-            new_session(config.parallel_sites) as backend_session,
-        ):
-            started = time.monotonic()
-            watchers.pass_started([site.name for site in sites])
-            assert config.backend is not None  # load_config(require_backend=True) ensures it
-            backend = BackendClient(
-                config.backend,
-                backend_session,
-                _policy(config, options, "backend"),
-                config.redact,
-                on_request=lambda outcome: watchers.request_done("backend", outcome),
+        return [result for result in dry if result is not None]
+    store = StateStore(config.state_dir)
+    store.ensure_dir()
+    watchers = options.watchers()
+    with pass_lock(config.state_dir), store:
+        store.open()  # here, once: workers must not race to create or import it
+        started = time.monotonic()
+        watchers.pass_started([site.name for site in sites])
+        by_name = _sync_sites(sites, config, options, store)
+        found = (by_name.get(site.name) for site in sites)
+        results = [result for result in found if result is not None]
+        watchers.pass_done(results, time.monotonic() - started)
+        return results
+
+
+def _sync_sites(
+    sites: list[SiteConfig], config: Config, options: PassOptions, store: StateStore
+) -> dict[str, SiteResult | None]:
+    """Each site's result (None: skipped, the agent is stopping): in worker processes
+    when the pass is big enough to need more than one core, else in this one."""
+    by_name: dict[str, SiteResult | None] = {}
+    left = sites
+    processes = workers.processes_for(len(sites), config.parallel_sites)
+    if processes > 1 and options.sleep is None:  # an injected sleep cannot cross processes
+        module_log.info(
+            "%d sites: the pass runs in %d worker processes (one per CPU core)",
+            len(sites),
+            processes,
+        )
+        by_name, left = workers.sync_in_processes(
+            sites,
+            config,
+            options,
+            processes,
+            lost=lambda site, error: _record_lost(site, error, store, options.watchers()),
+        )
+    if left:
+        with site_work(config, options, store, _at_once(config, left)) as one_site:
+            by_name.update(
+                zip((s.name for s in left), _side_by_side(left, config, one_site), strict=True)
             )
-            context = _Pass(config, options, backend, store, pool, watchers)
+    return by_name
 
-            def one_site(site: SiteConfig) -> SiteResult | None:
-                if options.stop is not None and options.stop.is_set():
-                    return None  # stopping: no new site
-                options.progress.started(site.name)
-                try:
-                    return _sync_site(site, context)
-                finally:
-                    options.progress.finished(site.name)
 
-            results = _side_by_side(sites, config, one_site)
-            watchers.pass_done(results, time.monotonic() - started)
-            return results
+@contextmanager
+def site_work(
+    config: Config, options: PassOptions, store: StateStore, at_once: int
+) -> Iterator[Callable[[SiteConfig], SiteResult | None]]:
+    """Sync one site (None: skipped, the agent is stopping), for `at_once` sites side by
+    side: what they share (the backend's client, the pool for their requests) lives as
+    long as this context. The worker processes use it too."""
+    watchers = options.watchers()
+    with (
+        _request_pool(at_once, config.sites) as pool,
+        new_session(at_once) as backend_session,
+    ):
+        assert config.backend is not None  # load_config(require_backend=True) ensures it
+        backend = BackendClient(
+            config.backend,
+            backend_session,
+            _policy(config, options, "backend"),
+            config.redact,
+            on_request=lambda outcome: watchers.request_done("backend", outcome),
+        )
+        context = _Pass(config, options, backend, store, pool, watchers)
+
+        def one_site(site: SiteConfig) -> SiteResult | None:
+            if options.stop is not None and options.stop.is_set():
+                return None  # stopping: no new site
+            options.progress.started(site.name)
+            try:
+                return _sync_site(site, context)
+            finally:
+                options.progress.finished(site.name)
+
+        yield one_site
+
+
+def _record_lost(
+    site: SiteConfig, error: str, store: StateStore, watchers: _Watchers
+) -> SiteResult:
+    """Record a site whose worker process ended before it said how the site went."""
+    site_log(site.name).error("%s", error)
+    result = SiteResult(site.name, ok=False, error=error)
+    state = store.get(site.name)
+    state.last_attempt = now_iso()
+    state.last_error = error
+    _record(store, site, state, _attempt(state, result), site_log(site.name))
+    watchers.site_done(result, state)
+    return result
 
 
 def check_structures(config: Config, options: PassOptions | None = None) -> list[str]:
@@ -208,7 +268,7 @@ def check_structures(config: Config, options: PassOptions | None = None) -> list
     sites = _selected(config, options)
     watchers = options.watchers()
     with (
-        _request_pool(config, sites) as pool,
+        _request_pool(_at_once(config, sites), sites) as pool,
         pass_lock(config.state_dir),
         StateStore(config.state_dir) as store,
     ):
@@ -275,25 +335,26 @@ class _Pass:
     watchers: _Watchers
 
 
-def _request_pool(config: Config, sites: list[SiteConfig]) -> ThreadPoolExecutor:
-    """One pool for the concurrent requests of every site the pass handles at once
-    (its threads start as needed, and serve site after site)."""
+def _at_once(config: Config, sites: list[SiteConfig]) -> int:
+    return min(config.parallel_sites, max(len(sites), 1))
+
+
+def _request_pool(at_once: int, sites: Sequence[SiteConfig]) -> ThreadPoolExecutor:
+    """One pool for the concurrent requests of the `at_once` sites handled at once (its
+    threads start as needed, and serve site after site)."""
     per_site = max((s.wordpress.max_connections for s in sites), default=1) + 1
-    at_once = min(config.parallel_sites, max(len(sites), 1))
     return ThreadPoolExecutor(at_once * per_site, thread_name_prefix="request")
 
 
 def _side_by_side(
     sites: list[SiteConfig], config: Config, work: Callable[[SiteConfig], T | None]
-) -> list[T]:
+) -> list[T | None]:
     """`work` for each site, up to `parallel_sites` at once; results in config order."""
     if len(sites) <= 1 or config.parallel_sites == 1:
-        results = [work(site) for site in sites]
-    else:
-        workers = min(config.parallel_sites, len(sites))
-        with ThreadPoolExecutor(workers, thread_name_prefix="site") as pool:
-            results = list(pool.map(work, sites))
-    return [result for result in results if result is not None]
+        return [work(site) for site in sites]
+    workers = min(config.parallel_sites, len(sites))
+    with ThreadPoolExecutor(workers, thread_name_prefix="site") as pool:
+        return list(pool.map(work, sites))
 
 
 def record_abandoned(config: Config, site_names: list[str]) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from agent.workers import processes_for
 from tests.conftest import (
     API_KEY,
     SITE_ID,
@@ -138,6 +139,38 @@ def test_status_of_a_fleet_puts_failing_sites_first_and_sums_up(
     assert set(agent.run("status", "--json").json()) == {f"site{n}" for n in range(11, 16)} | {
         "new-site"
     }
+
+
+def test_a_big_fleet_runs_in_worker_processes(agent: Agent, fleet: Fleet) -> None:
+    """200 sites: past one core's worth of work, the pass uses a worker process per core
+    (this machine's cores decide how many); everything else is as before."""
+    sites = 200
+    expected_processes = processes_for(sites, 16)
+    with fleet_backend(sites) as standin:
+        agent.write_config(fleet_config(fleet, standin, range(sites), wordpress={"deadline": 5}))
+        fleet.reset()
+
+        run = agent.run("sync", "--json", timeout=300)
+
+        report = run.json()
+        assert list(report) == [f"site{n}" for n in range(sites)]
+        assert [n for n in range(sites) if report[f"site{n}"]["ok"]] == [
+            n for n in range(sites) if n != 13
+        ]
+        for n in range(sites):
+            if n != 13:
+                assert label_and_count(standin.stored[1000 + n]) == expected_structure(
+                    n, EXTRA_TYPES
+                )
+    assert (f"runs in {expected_processes} worker processes" in run.stderr) == (
+        expected_processes > 1
+    )
+    assert fleet.stats()["max_in_flight_per_site"] == 6
+    pushed = [line for line in run.stderr.splitlines() if " pushed " in line]
+    assert len(pushed) == sites - 1  # the workers' lines, written once each by the agent
+    assert (
+        agent.run("status").stdout.splitlines()[-1] == f"{sites - 1} ok, 1 failing, 0 never synced"
+    )
 
 
 def test_tens_of_sites_on_the_real_wordpress(wordpress, backend, agent: Agent) -> None:

@@ -4,12 +4,14 @@ older state.json, an unusable database, and kill -9 at any moment of a pass."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -139,3 +141,78 @@ def test_kill_9_at_any_moment_leaves_a_usable_state(
     assert run.returncode == 0, run.stderr
     assert not list(agent.state_dir.glob("state.db.unusable-*"))  # nothing was damaged
     assert agent.run("status").stdout.splitlines()[-1] == f"{SITES} ok, 0 failing, 0 never synced"
+
+
+def test_kill_9_of_the_agent_or_of_a_worker_process_mid_pass(agent: Agent, fleet: Fleet) -> None:
+    """A pass big enough for worker processes: killing the agent ends its workers too
+    (they see their pipe close), killing a worker fails only the sites it held; the
+    state stays usable either way."""
+    sites = 200
+    chance = random.Random(99)
+    with fleet_backend(sites) as standin:
+        config = fleet_config(fleet, standin, parallel_sites=16)
+        config["sites"] = fleet_sites(fleet.site_url, range(sites))
+        agent.write_config(config)
+        for round_number in range(4):
+            process = subprocess.Popen(
+                [agent.command, "--config", str(agent.config_path), "sync"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            workers = _workers_of(process.pid, timeout=20)
+            time.sleep(chance.uniform(0.8, 2.0))  # the workers have sites by then
+            if round_number % 2 == 0 or not workers:
+                process.send_signal(signal.SIGKILL)
+                process.wait(30)
+            else:
+                os.kill(workers[0], signal.SIGKILL)
+                _, stderr = process.communicate(timeout=120)
+                assert process.returncode == 1  # the sites it held failed; the rest did not
+                assert "Traceback" not in stderr
+                assert "ended unexpectedly (killed by signal 9)" in stderr
+            _wait_gone(workers)
+            status = agent.run("status", "--json")
+            assert status.returncode == 0, status.stderr
+            assert integrity(agent) == "ok"
+
+        run = agent.run("sync", timeout=300)
+        assert run.returncode == 0, run.stderr
+    assert not list(agent.state_dir.glob("state.db.unusable-*"))
+    assert agent.run("status").stdout.splitlines()[-1] == f"{sites} ok, 0 failing, 0 never synced"
+
+
+def _workers_of(pid: int, timeout: float) -> list[int]:
+    """The worker processes of the agent `pid` (none if the machine has one core)."""
+    from agent.workers import processes_for
+
+    if processes_for(200, 16) < 2:
+        return []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        children = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                children += [int(n) for n in (task / "children").read_text().split()]
+            except OSError:
+                continue
+        if len(children) >= 2:
+            return children
+        time.sleep(0.05)
+    raise AssertionError("the agent started no worker processes")
+
+
+def _wait_gone(pids: list[int]) -> None:
+    end = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() and _alive(pid) for pid in pids):
+        assert time.monotonic() < end, "a worker process outlived its pass"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """Not gone, and not a zombie waiting for its parent."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -255,7 +255,8 @@ SCHEMA = Key(
         Key(
             "parallel_sites",
             INTEGER,
-            "sites handled side by side in a pass",
+            "sites handled side by side in a pass (in all: a big pass shares them among "
+            "its worker processes, one per CPU core)",
             default=16,
             minimum=1,
             maximum=256,

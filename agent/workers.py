@@ -1,0 +1,473 @@
+"""A big pass split over worker processes: more than one CPU core for the agent.
+
+A pass mostly waits, but every request also costs the agent CPU time (about 2 ms in
+requests, urllib3 and http.client on a small machine, ~30 ms a site); past a few
+hundred sites one core is the limit, and Python's threads share one. So a pass
+over many sites (`processes_for`) hands its sites to worker processes, one per
+usable core. Each worker runs sync's own site work (`sync.site_work`) for the sites
+it is given, its share of `parallel_sites` at once, and writes their state itself
+(SQLite takes writers one at a time). It sends back over its stdout what the pass
+must see: log records, what the observers are told (metrics, progress, the
+watchdog's activity) and each site's result. This process keeps the pass lock,
+writes every log line, tells the observers, and decides: it hands out the sites
+one at a time as places free up (a slow site holds back no other), and passes a
+stop on.
+
+A worker that dies takes only the sites it was on with it: they are recorded as
+failed (`lost`), and the sites not handed out yet go to the other workers, or,
+when none is left, back to the caller to run in this process.
+
+The messages are pickles on the pipes of our own child: nothing from outside is
+ever unpickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # sync imports this module
+    from agent.config import Config, SiteConfig
+    from agent.sync import PassOptions, SiteResult
+
+log = logging.getLogger(__name__)
+
+MIN_SITES_PER_PROCESS = 100  # a worker costs ~0.3 s of CPU to start; 100 sites ~3 s
+MIN_SITES_AT_ONCE = 4  # each worker's share of parallel_sites, at least
+POLL_SECONDS = 0.25  # how often the pass looks for a stop while it waits
+EXIT_WAIT_SECONDS = 30.0
+PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
+# The agent imported is the one running this pass: its directory first on the path,
+# and not the current directory (-P).
+WORKER_CODE = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from agent.workers import serve; serve()"
+)
+
+Lost = Callable[["SiteConfig", str], "SiteResult"]
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # what taskset or CPUAffinity= leave us
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def processes_for(sites: int, parallel_sites: int, cpus: int | None = None) -> int:
+    """How many worker processes a pass over `sites` sites uses; 1: none, the pass
+    runs in this process."""
+    cpus = usable_cpus() if cpus is None else cpus
+    return max(1, min(cpus, parallel_sites // MIN_SITES_AT_ONCE, sites // MIN_SITES_PER_PROCESS))
+
+
+def shares(parallel_sites: int, processes: int) -> list[int]:
+    """Each worker's number of sites at once: `parallel_sites` split evenly."""
+    base, extra = divmod(parallel_sites, processes)
+    return [base + (1 if n < extra else 0) for n in range(processes)]
+
+
+# --- the pass's side ----------------------------------------------------------------
+
+
+@dataclass
+class _Worker:
+    number: int
+    process: subprocess.Popen[bytes]
+    at_once: int
+    sites: set[str] = field(default_factory=set)  # handed out, no result yet
+    ready: bool = False  # it has started and awaits sites
+    gone: bool = False
+    reader: threading.Thread | None = None
+
+    def tell(self, *message: Any) -> None:
+        """Send a message; a worker that has died is found by its reader, not here."""
+        assert self.process.stdin is not None
+        try:
+            pickle.dump(message, self.process.stdin)
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError, ValueError):
+            pass
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+
+
+def sync_in_processes(
+    sites: list[SiteConfig],
+    config: Config,
+    options: PassOptions,
+    processes: int,
+    lost: Lost,
+) -> tuple[dict[str, SiteResult | None], list[SiteConfig]]:
+    """Sync `sites` in `processes` worker processes. Returns each site's result (None:
+    skipped, the agent is stopping) and the sites no worker took (all died, or none
+    could start): the caller runs those itself."""
+    return _ProcessPass(sites, config, options, lost).run(processes)
+
+
+Inbox = queue.Queue[tuple[_Worker, tuple[Any, ...]]]
+
+
+class _ProcessPass:
+    """The pass's side: hands out sites, and acts on what the workers send."""
+
+    def __init__(self, sites: list[SiteConfig], config: Config, options: PassOptions, lost: Lost):
+        self.config = config
+        self.options = options
+        self.lost = lost
+        self.watchers = options.watchers()
+        self.by_name = {site.name: site for site in sites}
+        self.pending = deque(site.name for site in sites)
+        self.results: dict[str, SiteResult | None] = {}
+        self.workers: list[_Worker] = []
+        self.inbox: Inbox = queue.Queue()
+        self.told = _reader_told()
+        self.stopped = False
+
+    def run(self, processes: int) -> tuple[dict[str, SiteResult | None], list[SiteConfig]]:
+        for number, at_once in enumerate(shares(self.config.parallel_sites, processes)):
+            worker = _start(number, at_once, self.config, self.told, self.inbox)
+            if worker is not None:
+                self.workers.append(worker)
+        try:
+            while self._waiting():
+                self._pass_on_a_stop()
+                try:
+                    worker, message = self.inbox.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    continue
+                self._act_on(worker, message)
+        finally:
+            for worker in self.workers:
+                worker.close()
+            for worker in self.workers:
+                _reap(worker)
+            self._drain()
+        left = [] if self.stopped else [self.by_name[name] for name in self.pending]
+        if left and self.workers:
+            log.warning(
+                "no worker process is left: the pass syncs the %d remaining site(s) in "
+                "this process",
+                len(left),
+            )
+        return self.results, left
+
+    def _waiting(self) -> bool:
+        """Whether a result is still to come: a site handed out, or one to hand out and
+        a worker to take it."""
+        if any(worker.sites for worker in self.workers):
+            return True
+        return bool(self.pending) and not self.stopped and any(not w.gone for w in self.workers)
+
+    def _pass_on_a_stop(self) -> None:
+        if not self.stopped and self.options.stop is not None and self.options.stop.is_set():
+            self.stopped = True
+            for worker in self.workers:
+                worker.tell("stop")
+
+    def _act_on(self, worker: _Worker, message: tuple[Any, ...]) -> None:
+        kind, *rest = message
+        if kind == "log":
+            _log(rest[0])
+        elif kind == "call":  # an observer's method, with its arguments
+            getattr(self.watchers, rest[0])(*rest[1])
+        elif kind == "progress":
+            getattr(self.options.progress, rest[0])(*rest[1])
+        elif kind == "told":
+            self.told.update(rest[0])
+        elif kind == "ready":
+            worker.ready = True
+            self._hand_out(worker)
+        elif kind == "result":
+            self._finished(worker, rest[0], rest[1])
+        elif kind == "failed":  # the worker's own code failed on the site
+            self._finished(worker, rest[0], self.lost(self.by_name[rest[0]], rest[1]))
+        elif kind == "gone":
+            self._bury(worker)
+
+    def _finished(self, worker: _Worker, name: str, result: SiteResult | None) -> None:
+        self.results[name] = result
+        worker.sites.discard(name)
+        self._hand_out(worker)
+
+    def _hand_out(self, worker: _Worker) -> None:
+        while (
+            self.pending
+            and not self.stopped
+            and worker.ready
+            and not worker.gone
+            and len(worker.sites) < worker.at_once
+        ):
+            name = self.pending.popleft()
+            worker.sites.add(name)
+            worker.tell("site", name)
+
+    def _bury(self, worker: _Worker) -> None:
+        """A worker's output ended: the sites it held failed with it; the sites still
+        to hand out go to the others."""
+        worker.gone = True
+        status = _exit_status(worker)
+        how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+        if not worker.ready:
+            log.warning("a worker process could not start (%s); see the lines above", how)
+        for name in sorted(worker.sites):
+            error = (
+                f"the worker process syncing it ended unexpectedly ({how}); the next pass "
+                "tries again"
+            )
+            self.results[name] = self.lost(self.by_name[name], error)
+            self.options.progress.finished(name)
+        worker.sites.clear()
+        for other in self.workers:
+            self._hand_out(other)
+
+    def _drain(self) -> None:
+        """What the workers said after the last result: log lines, what they told once."""
+        while True:
+            try:
+                _, message = self.inbox.get_nowait()
+            except queue.Empty:
+                return
+            if message[0] == "log":
+                _log(message[1])
+            elif message[0] == "told":
+                self.told.update(message[1])
+
+
+def _log(record: logging.LogRecord) -> None:
+    """A worker's log line, written here as if logged here (its secrets already masked)."""
+    logging.getLogger(record.name).handle(record)
+
+
+def _exit_status(worker: _Worker) -> int:
+    try:
+        return worker.process.wait(EXIT_WAIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+        return worker.process.wait()
+
+
+def _start(
+    number: int,
+    at_once: int,
+    config: Config,
+    told: set[tuple[str, str]],
+    inbox: Inbox,
+) -> _Worker | None:
+    if not sys.executable:
+        return None
+    try:
+        process = subprocess.Popen(
+            [sys.executable, *_interpreter_flags(), "-P", "-c", WORKER_CODE, PACKAGE_DIR],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            close_fds=True,
+        )
+    except OSError as exc:
+        log.warning("cannot start a worker process (%s): the pass runs in this process", exc)
+        return None
+    worker = _Worker(number, process, at_once)
+    level = logging.getLogger().getEffectiveLevel()
+    worker.tell("start", config, level, at_once, told)
+    worker.reader = threading.Thread(
+        target=_read_from, args=(worker, inbox), name=f"worker-{number}", daemon=True
+    )
+    worker.reader.start()
+    return worker
+
+
+def _interpreter_flags() -> list[str]:
+    """The flags this interpreter runs with that decide what a worker imports."""
+    if sys.flags.isolated:
+        return ["-I"]
+    return (["-E"] if sys.flags.ignore_environment else []) + (
+        ["-s"] if sys.flags.no_user_site else []
+    )
+
+
+def _read_from(worker: _Worker, inbox: Inbox) -> None:
+    stream = worker.process.stdout
+    assert stream is not None
+    try:
+        while True:
+            inbox.put((worker, pickle.load(stream)))
+    except (EOFError, OSError, pickle.UnpicklingError, ValueError):
+        pass
+    finally:
+        inbox.put((worker, ("gone",)))
+
+
+def _reap(worker: _Worker) -> None:
+    """Wait for the worker to exit, and for its last words (the reader ends with them)."""
+    _exit_status(worker)
+    if worker.reader is not None:
+        worker.reader.join(EXIT_WAIT_SECONDS)
+    if worker.process.stdout is not None:
+        worker.process.stdout.close()
+
+
+def _reader_told() -> set[tuple[str, str]]:
+    from agent.wordpress import reader
+
+    return reader._told
+
+
+# --- the worker's side ----------------------------------------------------------------
+
+
+class _Channel:
+    """The pipe to the pass's process, shared by the worker's threads."""
+
+    def __init__(self, stream: IO[bytes]):
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def send(self, *message: Any) -> None:
+        data = pickle.dumps(message)
+        with self.lock:
+            try:
+                self.stream.write(data)
+                self.stream.flush()
+            except (BrokenPipeError, ValueError):
+                os._exit(1)  # the pass's process is gone: nothing is waiting for our work
+
+
+def serve() -> None:
+    """A worker process: sync the sites the pass hands out, until it closes our stdin."""
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, signal.SIG_IGN)  # the pass's process decides when to stop
+    channel = _Channel(os.fdopen(os.dup(1), "wb"))
+    os.dup2(2, 1)  # a stray print must never land in the pipe
+    commands = _commands(sys.stdin.buffer)
+    try:
+        _, config, level, at_once, told = next(commands)
+    except StopIteration:
+        return
+    _work(config, level, at_once, told, commands, channel)
+
+
+def _commands(stream: IO[bytes]) -> Iterator[tuple[Any, ...]]:
+    while True:
+        try:
+            yield pickle.load(stream)
+        except (EOFError, OSError, pickle.UnpicklingError):
+            return
+
+
+def _work(
+    config: Config,
+    level: int,
+    at_once: int,
+    told: set[tuple[str, str]],
+    commands: Iterator[tuple[Any, ...]],
+    channel: _Channel,
+) -> None:
+    from agent.logs import mask_secrets, relay_logging
+    from agent.state import StateStore
+    from agent.sync import PassOptions, site_work
+
+    relay_logging(lambda record: channel.send("log", record), level)
+    mask_secrets(config.secrets())
+    _reader_told().update(told)
+    stop = threading.Event()
+    options = PassOptions(stop=stop, progress=_relayed_progress(channel))
+    options.observers.append(_relayed_observer(channel))
+    sites = {site.name: site for site in config.sites}
+    todo: queue.Queue[str | None] = queue.Queue()
+    busy = threading.Semaphore(0)  # released per site handed to us, acquired per result
+    with StateStore(config.state_dir) as store, site_work(config, options, store, at_once) as one:
+
+        def sync_sites() -> None:
+            while (name := todo.get()) is not None:
+                try:
+                    result = one(sites[name])
+                except Exception as exc:  # noqa: BLE001 - said to the pass, which records it
+                    busy.acquire(blocking=False)
+                    channel.send("failed", name, _internal_error(exc))
+                    continue
+                busy.acquire(blocking=False)  # before the result: then the pass may end us
+                channel.send("result", name, result)
+
+        threads = [threading.Thread(target=sync_sites, name=f"site-{n}") for n in range(at_once)]
+        for thread in threads:
+            thread.start()
+        channel.send("ready")
+        for command in commands:
+            if command[0] == "site":
+                busy.release()
+                todo.put(command[1])
+            elif command[0] == "stop":
+                stop.set()
+        # Our stdin closed. With a site still ours, the pass's process is gone or gave
+        # up: so do we, at once (a state transaction cut short rolls back).
+        if busy.acquire(blocking=False):
+            os._exit(1)
+        for _ in threads:
+            todo.put(None)
+        for thread in threads:
+            thread.join()
+    channel.send("told", set(_reader_told()))
+
+
+def _internal_error(exc: Exception) -> str:
+    from agent.text import quoted
+
+    return (
+        f"internal error in a worker process ({type(exc).__name__}: {quoted(str(exc), 300)}); "
+        "please report this"
+    )
+
+
+def _relayed_progress(channel: _Channel) -> Any:
+    from agent.sync import PassProgress
+
+    class RelayedProgress(PassProgress):
+        """The pass's process keeps the progress: which sites are being synced, and
+        when something last happened (the systemd watchdog's question)."""
+
+        def started(self, site: str, *, check: bool = False) -> None:
+            channel.send("progress", "started", (site,))
+
+        def finished(self, site: str, *, check: bool = False) -> None:
+            channel.send("progress", "finished", (site,))
+
+        def touch(self, *_: object) -> None:
+            channel.send("progress", "touch", ())
+
+        def request_done(self, target: str, outcome: str) -> None:
+            pass  # the relayed observer tells it, and the pass's progress hears that
+
+        def retry_scheduled(self, target: str) -> None:
+            pass
+
+    return RelayedProgress()
+
+
+def _relayed_observer(channel: _Channel) -> Any:
+    from agent.sync import PassObserver
+
+    class RelayedObserver(PassObserver):
+        def request_done(self, target: str, outcome: str) -> None:
+            channel.send("call", "request_done", (target, outcome))
+
+        def retry_scheduled(self, target: str) -> None:
+            channel.send("call", "retry_scheduled", (target,))
+
+        def site_done(self, result: SiteResult, state: Any) -> None:
+            channel.send("call", "site_done", (result, state))
+
+    return RelayedObserver()

@@ -1,0 +1,236 @@
+"""A big pass in worker processes (agent/workers.py): every site synced and recorded,
+what the workers log and tell arriving in the pass's process, a worker's death or a
+stop costing only what it must.
+
+The passes here run in this process (`run_pass`), with the number of workers set;
+the workers are real processes, against the many-site fake WordPress and the
+backend stand-in. test_e2e_fleet.py runs the installed command over a fleet big
+enough to use them on its own.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from agent import workers
+from agent.config import Config, load_config
+from agent.state import StateStore
+from agent.sync import PassObserver, PassOptions, SiteResult, run_pass
+from tests.conftest import fleet_backend, fleet_sites, label_and_count
+from tests.support.backend_standin import BackendStandin
+from tests.support.fleet_wordpress import Fleet, expected_structure, fleet_wordpress
+
+HANGS = 5
+
+
+@pytest.mark.parametrize(
+    ("sites", "parallel", "cpus", "expected"),
+    [
+        (2000, 16, 2, 2),
+        (2000, 16, 8, 4),  # each worker has at least 4 sites at once
+        (2000, 64, 8, 8),
+        (199, 16, 8, 1),  # fewer than 100 sites a worker: not worth starting one
+        (200, 16, 8, 2),
+        (5000, 16, 1, 1),  # one core: the pass stays in this process
+        (5000, 1, 4, 1),
+        (0, 16, 4, 1),
+    ],
+)
+def test_how_many_worker_processes(sites: int, parallel: int, cpus: int, expected: int) -> None:
+    assert workers.processes_for(sites, parallel, cpus) == expected
+
+
+def test_parallel_sites_is_split_evenly() -> None:
+    assert workers.shares(16, 2) == [8, 8]
+    assert workers.shares(10, 3) == [4, 3, 3]
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[Fleet]:
+    with fleet_wordpress(latency=0.02, hang=(HANGS,)) as server:
+        yield server
+
+
+@pytest.fixture
+def standin() -> Iterator[BackendStandin]:
+    with fleet_backend(40) as server:
+        yield server
+
+
+class Recorder(PassObserver):
+    def __init__(self) -> None:
+        self.requests: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.done: list[str] = []
+
+    def request_done(self, target: str, outcome: str) -> None:
+        self.requests[target, outcome] += 1
+
+    def site_done(self, result: SiteResult, state: Any) -> None:
+        self.done.append(result.site)
+
+
+def config_for(
+    tmp_path: Path, fleet: Fleet, standin: BackendStandin, sites: Iterable[int], **top: Any
+) -> Config:
+    wordpress = top.pop("wordpress", {})
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "backend": {"url": standin.url, "max_attempts": 1},
+                "state_dir": str(tmp_path / "state"),
+                **top,
+                "sites": fleet_sites(fleet.site_url, sites, **wordpress),
+            }
+        )
+    )
+    path.chmod(0o600)
+    return load_config(path)
+
+
+def worker_pids() -> list[int]:
+    """This process's worker processes."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == os.getpid() and b"agent.workers" in command:
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "processes_for", lambda sites, parallel: 2)
+
+
+def test_a_pass_in_worker_processes_syncs_and_records_every_site(
+    tmp_path: Path,
+    fleet: Fleet,
+    standin: BackendStandin,
+    two_workers: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = config_for(
+        tmp_path, fleet, standin, range(24), parallel_sites=8, wordpress={"deadline": 3}
+    )
+    recorder = Recorder()
+    fleet.reset()
+    caplog.set_level(logging.INFO)
+
+    results = run_pass(config, PassOptions(observers=[recorder]))
+
+    assert [r.site for r in results] == [f"site{n}" for n in range(24)]  # config order
+    assert [r.site for r in results if not r.ok] == [f"site{HANGS}"]
+    assert "wordpress.deadline (3 s)" in (results[HANGS].error or "")
+    for n in range(24):
+        if n != HANGS:
+            assert label_and_count(standin.stored[1000 + n]) == expected_structure(n, 2)
+    # What the workers told arrived here, exactly: one request_done per request the
+    # fake WordPress saw, one site_done per site.
+    wordpress_requests = sum(n for (t, _), n in recorder.requests.items() if t == "wordpress")
+    assert wordpress_requests == fleet.stats()["requests"]
+    assert sorted(recorder.done) == sorted(f"site{n}" for n in range(24))
+    # Their log lines too, each naming its site.
+    pushed = {r.site for r in caplog.records if "pushed" in r.getMessage()}  # type: ignore[attr-defined]
+    assert pushed == {f"site{n}" for n in range(24) if n != HANGS}
+    assert any("runs in 2 worker processes" in r.getMessage() for r in caplog.records)
+    # Each worker wrote its sites' state.
+    with StateStore(config.state_dir) as store:
+        states = store.load()
+    assert len(states) == 24
+    assert states[f"site{HANGS}"].last_error and not states["site0"].last_error
+    assert fleet.stats()["max_in_flight_per_site"] <= 6
+    assert worker_pids() == []  # none outlives the pass
+
+
+def test_a_worker_that_dies_loses_only_the_sites_it_held(
+    tmp_path: Path, fleet: Fleet, standin: BackendStandin, two_workers: None
+) -> None:
+    config = config_for(
+        tmp_path, fleet, standin, range(30), parallel_sites=4, wordpress={"deadline": 10}
+    )
+    outcome: list[list[SiteResult]] = []
+    recorder = Recorder()
+    thread = threading.Thread(
+        target=lambda: outcome.append(run_pass(config, PassOptions(observers=[recorder])))
+    )
+    thread.start()
+    deadline = time.monotonic() + 30
+    while len(worker_pids()) < 2 or len(recorder.done) < 8:
+        assert time.monotonic() < deadline, "the workers never got going"
+        time.sleep(0.05)
+    # One worker holds the hanging site; kill that one or the other, whichever.
+    victim = worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    thread.join(120)
+
+    (results,) = outcome
+    assert [r.site for r in results] == [f"site{n}" for n in range(30)]  # every site
+    lost = [r for r in results if r.error and "ended unexpectedly" in r.error]
+    assert lost, [r.error for r in results if not r.ok]
+    assert all("killed by signal 9" in (r.error or "") for r in lost)
+    assert len(lost) <= 2  # what it held at once, no more
+    others = [r for r in results if r not in lost and r.site != f"site{HANGS}"]
+    assert all(r.ok for r in others)
+    with StateStore(config.state_dir) as store:
+        states = store.load()
+    assert all("ended unexpectedly" in (states[r.site].last_error or "") for r in lost)
+    assert len(recorder.done) == 30
+
+
+def test_a_stop_hands_out_no_more_sites(
+    tmp_path: Path, fleet: Fleet, standin: BackendStandin, two_workers: None
+) -> None:
+    config = config_for(
+        tmp_path, fleet, standin, [n for n in range(40) if n != HANGS], parallel_sites=4
+    )
+    stop = threading.Event()
+    recorder = Recorder()
+
+    def stop_after_a_few() -> None:
+        while len(recorder.done) < 6:
+            time.sleep(0.01)
+        stop.set()
+
+    threading.Thread(target=stop_after_a_few, daemon=True).start()
+    results = run_pass(config, PassOptions(stop=stop, observers=[recorder]))
+
+    assert 6 <= len(results) < 39
+    assert all(r.ok for r in results)  # those begun were finished, none cut in half
+    assert worker_pids() == []
+
+
+def test_workers_that_cannot_start_leave_the_pass_to_this_process(
+    tmp_path: Path,
+    fleet: Fleet,
+    standin: BackendStandin,
+    two_workers: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(workers, "WORKER_CODE", "import sys; sys.exit(3)")
+    config = config_for(tmp_path, fleet, standin, range(6, 12))
+
+    results = run_pass(config, PassOptions())
+
+    assert [r.ok for r in results] == [True] * 6
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("a worker process could not start (exit status 3)" in m for m in messages)
+    assert any("syncs the 6 remaining site(s) in this process" in m for m in messages)
