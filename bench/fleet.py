@@ -5,8 +5,9 @@ sub-folder on one loopback port, every answer after `--latency`, no CPU spent)
 and the backend stand-in each run in their own process; the installed
 `igny8-agent sync` reads and pushes every site. Printed per fleet size: wall
 time, seconds per site, requests to WordPress, the most requests in flight to
-one site (the fake server counts them), the agent's peak RSS, and the cost of
-recording one site's result in the state database.
+one site (the fake server counts them), the peak RSS of the agent and its worker
+processes together, and the cost of recording one site's result in the state
+database.
 
     .venv/bin/python bench/fleet.py [--sites 200,2000] [--latency 0.1] [--parallel 16]
         [--sequential]   # also a pass with parallel_sites: 1, for comparison
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -101,7 +103,10 @@ def write_config(workdir: Path, fleet: Fleet, backend_url: str, sites: int, para
 
 
 def run_pass(command: str, config: Path) -> tuple[int, float, float, str]:
-    """(exit status, seconds, peak RSS in MiB, stderr) of one `sync`; CPU time to stderr."""
+    """(exit status, seconds, peak RSS in MiB, stderr) of one `sync`; CPU time to stderr.
+
+    The RSS is that of the agent and its worker processes together, sampled every
+    50 ms (the kernel's own peak, ru_maxrss, is per process)."""
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as errors:
         process = subprocess.Popen(
@@ -109,16 +114,47 @@ def run_pass(command: str, config: Path) -> tuple[int, float, float, str]:
             stdout=subprocess.DEVNULL,
             stderr=errors,
         )
+        peak = [0]
+        sampler = threading.Thread(target=_sample_rss, args=(process.pid, peak), daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
+        sampler.join()
         print(
-            f"  (agent CPU: {usage.ru_utime:.1f} s user, {usage.ru_stime:.1f} s system)",
+            f"  (agent CPU, its workers' included: {usage.ru_utime:.1f} s user, "
+            f"{usage.ru_stime:.1f} s system)",
             file=sys.stderr,
         )
         process.returncode = os.waitstatus_to_exitcode(status)
         errors.seek(0)
         stderr = errors.read()
-    return process.returncode, seconds, usage.ru_maxrss / 1024, stderr
+    return process.returncode, seconds, max(peak[0], usage.ru_maxrss) / 1024, stderr
+
+
+def _sample_rss(pid: int, peak: list[int]) -> None:
+    """The highest sum of VmRSS (KiB) of `pid` and its children, until `pid` is gone."""
+    while Path(f"/proc/{pid}").exists():
+        total = 0
+        for each in [pid, *_children(pid)]:
+            try:
+                status = Path(f"/proc/{each}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        peak[0] = max(peak[0], total)
+        time.sleep(0.05)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(n) for n in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
 
 
 def one_fleet(command: str, sites: int, parallel: int, latency: float) -> list[PassFigures]:
