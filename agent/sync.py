@@ -185,30 +185,28 @@ def run_pass(config: Config, options: PassOptions | None = None) -> list[SiteRes
 def _sync_sites(
     sites: list[SiteConfig], config: Config, options: PassOptions, store: StateStore
 ) -> dict[str, SiteResult | None]:
-    """Each site's result (None: skipped, the agent is stopping): in worker processes
-    when the pass is big enough to need more than one core, else in this one."""
-    by_name: dict[str, SiteResult | None] = {}
-    left = sites
+    """Each site's result (None: skipped, the agent is stopping): shared with worker
+    processes when the pass is big enough to need more than one core."""
     processes = workers.processes_for(len(sites), config.parallel_sites)
     if processes > 1 and options.sleep is None:  # an injected sleep cannot cross processes
         module_log.info(
-            "%d sites: the pass runs in %d worker processes (one per CPU core)",
+            "%d sites: the pass runs in %d processes, this one and %d worker(s), one per CPU core",
             len(sites),
             processes,
+            processes - 1,
         )
-        by_name, left = workers.sync_in_processes(
+        return workers.sync_in_processes(
             sites,
             config,
             options,
             processes,
+            here=lambda at_once: site_work(config, options, store, at_once),
             lost=lambda site, error: _record_lost(site, error, store, options.watchers()),
         )
-    if left:
-        with site_work(config, options, store, _at_once(config, left)) as one_site:
-            by_name.update(
-                zip((s.name for s in left), _side_by_side(left, config, one_site), strict=True)
-            )
-    return by_name
+    with site_work(config, options, store, _at_once(config, sites)) as one_site:
+        return dict(
+            zip((s.name for s in sites), _side_by_side(sites, config, one_site), strict=True)
+        )
 
 
 @contextmanager

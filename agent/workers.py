@@ -3,19 +3,19 @@
 A pass mostly waits, but every request also costs the agent CPU time (about 2 ms in
 requests, urllib3 and http.client on a small machine, ~30 ms a site); past a few
 hundred sites one core is the limit, and Python's threads share one. So a pass
-over many sites (`processes_for`) hands its sites to worker processes, one per
-usable core. Each worker runs sync's own site work (`sync.site_work`) for the sites
-it is given, its share of `parallel_sites` at once, and writes their state itself
-(SQLite takes writers one at a time). It sends back over its stdout what the pass
-must see: log records, what the observers are told (metrics, progress, the
-watchdog's activity) and each site's result. This process keeps the pass lock,
-writes every log line, tells the observers, and decides: it hands out the sites
-one at a time as places free up (a slow site holds back no other), and passes a
-stop on.
+over many sites (`processes_for`) is shared by this process and worker processes,
+one process per usable core. Each runs sync's own site work (`sync.site_work`), its
+share of `parallel_sites` at once, and writes its sites' state itself (SQLite takes
+writers one at a time). A worker sends back over its stdout what the pass must
+see: log records, what the observers are told (metrics, progress, the watchdog's
+activity) and each site's result. This process keeps the pass lock, writes every
+log line, tells the observers, and decides: sites go out one at a time as places
+free up, here or to a worker (a slow site holds back no other), and a stop is
+passed on.
 
 A worker that dies takes only the sites it was on with it: they are recorded as
-failed (`lost`), and the sites not handed out yet go to the other workers, or,
-when none is left, back to the caller to run in this process.
+failed (`lost`); the sites not handed out yet go to the others, this process at
+least.
 
 The messages are pickles on the pipes of our own child: nothing from outside is
 ever unpickled.
@@ -45,7 +45,7 @@ if TYPE_CHECKING:  # sync imports this module
 log = logging.getLogger(__name__)
 
 MIN_SITES_PER_PROCESS = 100  # a worker costs ~0.3 s of CPU to start; 100 sites ~3 s
-MIN_SITES_AT_ONCE = 4  # each worker's share of parallel_sites, at least
+MIN_SITES_AT_ONCE = 4  # each process's share of parallel_sites, at least
 POLL_SECONDS = 0.25  # how often the pass looks for a stop while it waits
 EXIT_WAIT_SECONDS = 30.0
 PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
@@ -56,6 +56,9 @@ WORKER_CODE = (
 )
 
 Lost = Callable[["SiteConfig", str], "SiteResult"]
+SiteWork = Callable[["SiteConfig"], "SiteResult | None"]
+# sync.site_work for this process's share: `at_once` sites side by side
+WorkHere = Callable[[int], contextlib.AbstractContextManager[SiteWork]]
 
 
 def usable_cpus() -> int:
@@ -66,14 +69,15 @@ def usable_cpus() -> int:
 
 
 def processes_for(sites: int, parallel_sites: int, cpus: int | None = None) -> int:
-    """How many worker processes a pass over `sites` sites uses; 1: none, the pass
-    runs in this process."""
+    """How many processes share a pass over `sites` sites, this one included; 1: no
+    worker process."""
     cpus = usable_cpus() if cpus is None else cpus
     return max(1, min(cpus, parallel_sites // MIN_SITES_AT_ONCE, sites // MIN_SITES_PER_PROCESS))
 
 
 def shares(parallel_sites: int, processes: int) -> list[int]:
-    """Each worker's number of sites at once: `parallel_sites` split evenly."""
+    """Each process's number of sites at once (this one's first): `parallel_sites`
+    split evenly."""
     base, extra = divmod(parallel_sites, processes)
     return [base + (1 if n < extra else 0) for n in range(processes)]
 
@@ -111,19 +115,20 @@ def sync_in_processes(
     config: Config,
     options: PassOptions,
     processes: int,
+    here: WorkHere,
     lost: Lost,
-) -> tuple[dict[str, SiteResult | None], list[SiteConfig]]:
-    """Sync `sites` in `processes` worker processes. Returns each site's result (None:
-    skipped, the agent is stopping) and the sites no worker took (all died, or none
-    could start): the caller runs those itself."""
-    return _ProcessPass(sites, config, options, lost).run(processes)
+) -> dict[str, SiteResult | None]:
+    """Sync `sites` in this process (`here`) and `processes` - 1 worker processes.
+    Each site's result; None: skipped, the agent is stopping."""
+    return _SharedPass(sites, config, options, lost).run(processes, here)
 
 
-Inbox = queue.Queue[tuple[_Worker, tuple[Any, ...]]]
+Inbox = queue.Queue[tuple["_Worker | None", tuple[Any, ...]]]
 
 
-class _ProcessPass:
-    """The pass's side: hands out sites, and acts on what the workers send."""
+class _SharedPass:
+    """The pass's side: hands out sites, here and to the workers, and acts on what the
+    workers send."""
 
     def __init__(self, sites: list[SiteConfig], config: Config, options: PassOptions, lost: Lost):
         self.config = config
@@ -137,45 +142,83 @@ class _ProcessPass:
         self.inbox: Inbox = queue.Queue()
         self.told = _reader_told()
         self.stopped = False
+        self.here = 0  # sites being synced in this process
+        self.lock = threading.Lock()  # for the above, shared with this process's sites
 
-    def run(self, processes: int) -> tuple[dict[str, SiteResult | None], list[SiteConfig]]:
-        for number, at_once in enumerate(shares(self.config.parallel_sites, processes)):
+    def run(self, processes: int, here: WorkHere) -> dict[str, SiteResult | None]:
+        at_once_here, *at_once_there = shares(self.config.parallel_sites, processes)
+        for number, at_once in enumerate(at_once_there, start=1):
             worker = _start(number, at_once, self.config, self.told, self.inbox)
             if worker is not None:
                 self.workers.append(worker)
-        try:
-            while self._waiting():
-                self._pass_on_a_stop()
-                try:
-                    worker, message = self.inbox.get(timeout=POLL_SECONDS)
-                except queue.Empty:
-                    continue
-                self._act_on(worker, message)
-        finally:
-            for worker in self.workers:
-                worker.close()
-            for worker in self.workers:
-                _reap(worker)
-            self._drain()
-        left = [] if self.stopped else [self.by_name[name] for name in self.pending]
-        if left and self.workers:
-            log.warning(
-                "no worker process is left: the pass syncs the %d remaining site(s) in "
-                "this process",
-                len(left),
-            )
-        return self.results, left
+        with here(at_once_here) as work:
+            threads = [
+                threading.Thread(target=self._sync_here, args=(work,), name=f"site-{n}")
+                for n in range(at_once_here)
+            ]
+            for thread in threads:
+                thread.start()
+            try:
+                while self._waiting():
+                    self._pass_on_a_stop()
+                    try:
+                        worker, message = self.inbox.get(timeout=POLL_SECONDS)
+                    except queue.Empty:
+                        continue
+                    if worker is not None:
+                        self._act_on(worker, message)
+            finally:
+                self._stop_here()
+                for worker in self.workers:
+                    worker.close()
+                for worker in self.workers:
+                    _reap(worker)
+                for thread in threads:
+                    thread.join()
+                self._drain()
+        return self.results
+
+    def _sync_here(self, work: SiteWork) -> None:
+        """A place for a site in this process: sites one after another, until none is
+        left to hand out."""
+        while (name := self._next_site()) is not None:
+            try:
+                result = work(self.by_name[name])
+            except Exception as exc:  # noqa: BLE001 - one site's failure never stops another's
+                result = self.lost(self.by_name[name], internal_error(exc))
+            with self.lock:
+                self.results[name] = result
+                self.here -= 1
+            self.inbox.put((None, ("done here",)))  # wakes the pass's loop
+
+    def _next_site(self, worker: _Worker | None = None) -> str | None:
+        with self.lock:
+            if not self.pending or self.stopped:
+                return None
+            name = self.pending.popleft()
+            if worker is None:
+                self.here += 1
+            else:
+                worker.sites.add(name)
+            return name
+
+    def _stop_here(self) -> None:
+        """Leave the sites not handed out yet, after an error in the loop."""
+        with self.lock:
+            self.stopped = True
 
     def _waiting(self) -> bool:
-        """Whether a result is still to come: a site handed out, or one to hand out and
-        a worker to take it."""
-        if any(worker.sites for worker in self.workers):
-            return True
-        return bool(self.pending) and not self.stopped and any(not w.gone for w in self.workers)
+        """Whether a result is still to come: a site being synced, or one to hand out
+        (this process takes any, whatever becomes of the workers)."""
+        with self.lock:
+            if self.here or (self.pending and not self.stopped):
+                return True
+        return any(worker.sites for worker in self.workers)
 
     def _pass_on_a_stop(self) -> None:
         if not self.stopped and self.options.stop is not None and self.options.stop.is_set():
-            self.stopped = True
+            with self.lock:
+                self.stopped = True
             for worker in self.workers:
                 worker.tell("stop")
 
@@ -200,20 +243,16 @@ class _ProcessPass:
             self._bury(worker)
 
     def _finished(self, worker: _Worker, name: str, result: SiteResult | None) -> None:
-        self.results[name] = result
+        with self.lock:
+            self.results[name] = result
         worker.sites.discard(name)
         self._hand_out(worker)
 
     def _hand_out(self, worker: _Worker) -> None:
-        while (
-            self.pending
-            and not self.stopped
-            and worker.ready
-            and not worker.gone
-            and len(worker.sites) < worker.at_once
-        ):
-            name = self.pending.popleft()
-            worker.sites.add(name)
+        while worker.ready and not worker.gone and len(worker.sites) < worker.at_once:
+            name = self._next_site(worker)
+            if name is None:
+                return
             worker.tell("site", name)
 
     def _bury(self, worker: _Worker) -> None:
@@ -229,11 +268,11 @@ class _ProcessPass:
                 f"the worker process syncing it ended unexpectedly ({how}); the next pass "
                 "tries again"
             )
-            self.results[name] = self.lost(self.by_name[name], error)
+            result = self.lost(self.by_name[name], error)
+            with self.lock:
+                self.results[name] = result
             self.options.progress.finished(name)
         worker.sites.clear()
-        for other in self.workers:
-            self._hand_out(other)
 
     def _drain(self) -> None:
         """What the workers said after the last result: log lines, what they told once."""
@@ -397,7 +436,7 @@ def _work(
                     result = one(sites[name])
                 except Exception as exc:  # noqa: BLE001 - said to the pass, which records it
                     busy.acquire(blocking=False)
-                    channel.send("failed", name, _internal_error(exc))
+                    channel.send("failed", name, internal_error(exc))
                     continue
                 busy.acquire(blocking=False)  # before the result: then the pass may end us
                 channel.send("result", name, result)
@@ -423,13 +462,12 @@ def _work(
     channel.send("told", set(_reader_told()))
 
 
-def _internal_error(exc: Exception) -> str:
+def internal_error(exc: Exception) -> str:
+    """What a site's result says of a bug in the agent (sync's own errors are caught
+    before: this is what got past them)."""
     from agent.text import quoted
 
-    return (
-        f"internal error in a worker process ({type(exc).__name__}: {quoted(str(exc), 300)}); "
-        "please report this"
-    )
+    return f"internal error ({type(exc).__name__}: {quoted(str(exc), 300)}); please report this"
 
 
 def _relayed_progress(channel: _Channel) -> Any:

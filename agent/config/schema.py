@@ -255,8 +255,8 @@ SCHEMA = Key(
         Key(
             "parallel_sites",
             INTEGER,
-            "sites handled side by side in a pass (in all: a big pass shares them among "
-            "its worker processes, one per CPU core)",
+            "sites handled side by side in a pass (in all: a big pass shares them with "
+            "worker processes, one process per CPU core)",
             default=16,
             minimum=1,
             maximum=256,
