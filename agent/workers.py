@@ -203,7 +203,8 @@ class _SharedPass:
             return name
 
     def _stop_here(self) -> None:
-        """Leave the sites not handed out yet, after an error in the loop."""
+        """Hand out no more sites: the loop has ended (when it failed, the sites not
+        handed out yet are left)."""
         with self.lock:
             self.stopped = True
 
@@ -317,7 +318,7 @@ def _start(
             close_fds=True,
         )
     except OSError as exc:
-        log.warning("cannot start a worker process (%s): the pass runs in this process", exc)
+        log.warning("cannot start a worker process (%s): the pass goes on without it", exc)
         return None
     worker = _Worker(number, process, at_once)
     level = logging.getLogger().getEffectiveLevel()
