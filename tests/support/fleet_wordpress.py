@@ -219,8 +219,8 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    async with server:
-        await stop.wait()
+    await stop.wait()
+    server.close()  # not waiting for open connections: a hanging site's never close
 
 
 @dataclass
