@@ -4,8 +4,9 @@ Brings up the `bench20` test WordPress (20 extra public post types, 20 public
 taxonomies), puts a latency proxy in front of it, and reads the site with the
 agent's parallel reader and with a one-request-at-a-time reader, at two
 injected latencies. The slope of the wall time between the two latencies is
-the number of round trips the read spends: about 3 for a reader that sends
-each step's requests at once (CONTRACT.md §4), one per request for the other.
+the number of round trips the read spends: about 2 for a reader that sends
+each step's requests at once (CONTRACT.md §4: discover, list and count; the first
+two at once), one per request for the other.
 
     .venv/bin/python bench/read_round_trips.py [--latencies 0.1,0.5] [--repeat 5]
 

@@ -134,13 +134,13 @@ class RestReader:
         early = early or {}
         for root in roots:
             try:
-                post_types, taxonomies = early[root].result() if root in early else self._list(root)
+                listed = early[root].result() if root in early else self.list_at(root)
             except NotTheApi as exc:
                 self.log.debug("%s is not the REST API: %s", root, exc)
                 tried.append(f"{shown(root)} ({exc})")
                 blocked = blocked or exc.blocked
                 continue
-            return RestListing(root, post_types, taxonomies)
+            return RestListing(root, *listed)
         if blocked is not None:
             raise blocked
         raise RestApiNotFound(
@@ -152,9 +152,6 @@ class RestReader:
 
     def list_at(self, root: str) -> Lists:
         """Post types and taxonomies at `root`; NotTheApi if it is not the API there."""
-        return self._list(root)
-
-    def _list(self, root: str) -> Lists:
         routes = ["wp/v2/types", "wp/v2/taxonomies"]
         contexts: list[dict[str, str]] = [{}]
         if self.http.auth is not None:
