@@ -422,6 +422,7 @@ def _work(
 
     relay_logging(lambda record: channel.send("log", record), level)
     mask_secrets(config.secrets())
+    _log_uncaught_errors()
     _reader_told().update(told)
     stop = threading.Event()
     options = PassOptions(stop=stop, progress=_relayed_progress(channel))
@@ -433,14 +434,16 @@ def _work(
 
         def sync_sites() -> None:
             while (name := todo.get()) is not None:
+                outcome: tuple[Any, ...]
                 try:
-                    result = one(sites[name])
+                    outcome = ("result", name, one(sites[name]))
                 except Exception as exc:  # noqa: BLE001 - said to the pass, which records it
-                    busy.acquire(blocking=False)
-                    channel.send("failed", name, internal_error(exc))
-                    continue
+                    outcome = ("failed", name, internal_error(exc))
                 busy.acquire(blocking=False)  # before the result: then the pass may end us
-                channel.send("result", name, result)
+                try:
+                    channel.send(*outcome)
+                except Exception as exc:  # noqa: BLE001 - a result that cannot be sent
+                    channel.send("failed", name, internal_error(exc))
 
         threads = [threading.Thread(target=sync_sites, name=f"site-{n}") for n in range(at_once)]
         for thread in threads:
@@ -461,6 +464,21 @@ def _work(
         for thread in threads:
             thread.join()
     channel.send("told", set(_reader_told()))
+
+
+def _log_uncaught_errors() -> None:
+    """An error nothing caught is logged (so its secrets are masked and the pass's
+    process writes it), not printed raw on our stderr."""
+
+    def in_thread(args: threading.ExceptHookArgs) -> None:
+        error = (args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
+        log.error("a worker process's thread failed", exc_info=error)
+
+    def in_main(kind: type[BaseException], value: BaseException, trace: Any) -> None:
+        log.error("a worker process failed", exc_info=(kind, value, trace))
+
+    threading.excepthook = in_thread
+    sys.excepthook = in_main
 
 
 def internal_error(exc: Exception) -> str:

@@ -14,6 +14,7 @@ import collections
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -248,3 +249,23 @@ def test_workers_that_cannot_start_leave_the_pass_to_this_one(
     assert [r.ok for r in results] == [True] * 6  # all synced here
     messages = [r.getMessage() for r in caplog.records]
     assert sum("a worker process could not start (exit status 3)" in m for m in messages) == 2
+
+
+def test_a_worker_logs_what_nothing_caught_rather_than_printing_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In a worker, an uncaught error goes through logging (masked, written by the
+    pass's process), never raw to stderr."""
+    monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    workers._log_uncaught_errors()
+
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    thread = threading.Thread(target=fail)
+    thread.start()
+    thread.join()
+
+    (record,) = [r for r in caplog.records if "thread failed" in r.getMessage()]
+    assert record.exc_info is not None and "boom" in str(record.exc_info[1])
