@@ -1,4 +1,4 @@
-"""A big pass split over worker processes: more than one CPU core for the agent.
+"""A big pass shared with worker processes: more than one CPU core for the agent.
 
 A pass mostly waits, but every request also costs the agent CPU time (about 2 ms in
 requests, urllib3 and http.client on a small machine, ~30 ms a site); past a few
@@ -361,9 +361,9 @@ def _reap(worker: _Worker) -> None:
 
 
 def _reader_told() -> set[tuple[str, str]]:
-    from agent.wordpress import reader
+    from agent.wordpress.reader import said_once
 
-    return reader._told
+    return said_once()
 
 
 # --- the worker's side ----------------------------------------------------------------

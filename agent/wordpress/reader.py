@@ -65,6 +65,12 @@ REST_FAILURES = (
 _told: set[tuple[str, str]] = set()  # (site, what): things said once per process
 
 
+def said_once() -> set[tuple[str, str]]:
+    """What was said once, (site, what): a pass's worker processes start with it, and
+    what they say is added."""
+    return _told
+
+
 @dataclass(frozen=True)
 class _Chosen:
     """What will be in the payload, and where each count comes from."""
