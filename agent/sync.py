@@ -201,7 +201,7 @@ def _sync_sites(
             options,
             processes,
             here=lambda at_once: site_work(config, options, store, at_once),
-            lost=lambda site, error: _record_lost(site, error, store, options.watchers()),
+            lost=lambda site, error: _record_lost(site, error, config, store, options.watchers()),
         )
     with site_work(config, options, store, _at_once(config, sites)) as one_site:
         return dict(
@@ -244,9 +244,11 @@ def site_work(
 
 
 def _record_lost(
-    site: SiteConfig, error: str, store: StateStore, watchers: _Watchers
+    site: SiteConfig, error: str, config: Config, store: StateStore, watchers: _Watchers
 ) -> SiteResult:
-    """Record a site whose worker process ended before it said how the site went."""
+    """Record a site that failed outside its own work (its worker process ended, or
+    the agent's own code failed around it)."""
+    error = config.redact(error)
     site_log(site.name).error("%s", error)
     result = SiteResult(site.name, ok=False, error=error)
     state = store.get(site.name)
@@ -538,18 +540,24 @@ def _remember(state: SiteState, integration_id: int, *, replaces: int | None) ->
 
 
 def _failure(site: SiteConfig, exc: Exception, config: Config, log: Log) -> SiteResult:
+    if not isinstance(exc, AgentError | requests.RequestException):
+        log.debug("unexpected error", exc_info=True)
+    message = failure_message(exc, config)
+    log.error("%s", message)
+    return SiteResult(site.name, ok=False, error=message)
+
+
+def failure_message(exc: Exception, config: Config) -> str:
+    """What a site's result says of an error, its secrets masked."""
     if isinstance(exc, AgentError):
         message = str(exc)
     elif isinstance(exc, requests.RequestException):
         message = f"network error: {quoted(str(exc))}"
     else:
-        log.debug("unexpected error", exc_info=True)
         message = (
             f"internal error ({type(exc).__name__}: {quoted(str(exc), 300)}); please report this"
         )
-    message = config.redact(message)
-    log.error("%s", message)
-    return SiteResult(site.name, ok=False, error=message)
+    return config.redact(message)
 
 
 def _policy(

@@ -32,11 +32,14 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
+
+from agent.state import BUSY_TIMEOUT_MS
 
 if TYPE_CHECKING:  # sync imports this module
     from agent.config import Config, SiteConfig
@@ -46,7 +49,7 @@ log = logging.getLogger(__name__)
 
 MIN_SITES_PER_PROCESS = 100  # a worker costs ~0.3 s of CPU to start; 100 sites ~3 s
 MIN_SITES_AT_ONCE = 4  # each process's share of parallel_sites, at least
-POLL_SECONDS = 0.25  # how often the pass looks for a stop while it waits
+POLL_SECONDS = 0.25  # how often the pass looks for a stop, or a site overdue
 EXIT_WAIT_SECONDS = 30.0
 PACKAGE_DIR = str(Path(__file__).resolve().parent.parent)
 # The agent imported is the one running this pass: its directory first on the path,
@@ -75,6 +78,15 @@ def processes_for(sites: int, parallel_sites: int, cpus: int | None = None) -> i
     return max(1, min(cpus, parallel_sites // MIN_SITES_AT_ONCE, sites // MIN_SITES_PER_PROCESS))
 
 
+def site_time_limit(site: SiteConfig, config: Config) -> float:
+    """The longest a site's sync may take, with a minute to spare: its read (by its
+    deadline), then up to two lookups and two pushes to the backend (each within the
+    retry budget and one more timeout), and the state database's busy wait."""
+    backend = config.backend
+    per_call = backend.max_retry_seconds + backend.timeout if backend else 0.0
+    return site.wordpress.deadline + 4 * per_call + BUSY_TIMEOUT_MS / 1000 + 60
+
+
 def shares(parallel_sites: int, processes: int) -> list[int]:
     """Each process's number of sites at once (this one's first): `parallel_sites`
     split evenly."""
@@ -90,9 +102,10 @@ class _Worker:
     number: int
     process: subprocess.Popen[bytes]
     at_once: int
-    sites: set[str] = field(default_factory=set)  # handed out, no result yet
+    sites: dict[str, float] = field(default_factory=dict)  # handed out (when), no result yet
     ready: bool = False  # it has started and awaits sites
     gone: bool = False
+    overdue: str | None = None  # why it was killed, when it held a site too long
     reader: threading.Thread | None = None
 
     def tell(self, *message: Any) -> None:
@@ -161,6 +174,7 @@ class _SharedPass:
             try:
                 while self._waiting():
                     self._pass_on_a_stop()
+                    self._stop_overdue_workers()
                     try:
                         worker, message = self.inbox.get(timeout=POLL_SECONDS)
                     except queue.Empty:
@@ -181,11 +195,13 @@ class _SharedPass:
     def _sync_here(self, work: SiteWork) -> None:
         """A place for a site in this process: sites one after another, until none is
         left to hand out."""
+        from agent.sync import failure_message  # sync imports this module
+
         while (name := self._next_site()) is not None:
             try:
                 result = work(self.by_name[name])
             except Exception as exc:  # noqa: BLE001 - one site's failure never stops another's
-                result = self.lost(self.by_name[name], internal_error(exc))
+                result = self.lost(self.by_name[name], failure_message(exc, self.config))
             with self.lock:
                 self.results[name] = result
                 self.here -= 1
@@ -199,7 +215,7 @@ class _SharedPass:
             if worker is None:
                 self.here += 1
             else:
-                worker.sites.add(name)
+                worker.sites[name] = time.monotonic()
             return name
 
     def _stop_here(self) -> None:
@@ -246,7 +262,7 @@ class _SharedPass:
     def _finished(self, worker: _Worker, name: str, result: SiteResult | None) -> None:
         with self.lock:
             self.results[name] = result
-        worker.sites.discard(name)
+        worker.sites.pop(name, None)
         self._hand_out(worker)
 
     def _hand_out(self, worker: _Worker) -> None:
@@ -256,12 +272,26 @@ class _SharedPass:
                 return
             worker.tell("site", name)
 
+    def _stop_overdue_workers(self) -> None:
+        """Kill a worker that holds a site past the longest a site's sync may take:
+        something in it is stuck, and the pass would wait for it for ever."""
+        now = time.monotonic()
+        for worker in self.workers:
+            for name, since in worker.sites.items():
+                limit = site_time_limit(self.by_name[name], self.config)
+                if not worker.gone and worker.overdue is None and now - since > limit:
+                    worker.overdue = f"stopped: it held {name} past {limit:.0f} s"
+                    log.warning("a worker process %s, the most a site may take", worker.overdue)
+                    worker.process.kill()  # its reader sees the end: _bury does the rest
+                    break
+
     def _bury(self, worker: _Worker) -> None:
         """A worker's output ended: the sites it held failed with it; the sites still
         to hand out go to the others."""
         worker.gone = True
         status = _exit_status(worker)
         how = f"killed by signal {-status}" if status < 0 else f"exit status {status}"
+        how = worker.overdue or how
         if not worker.ready:
             log.warning("a worker process could not start (%s); see the lines above", how)
         for name in sorted(worker.sites):
@@ -418,7 +448,7 @@ def _work(
 ) -> None:
     from agent.logs import mask_secrets, relay_logging
     from agent.state import StateStore
-    from agent.sync import PassOptions, site_work
+    from agent.sync import PassOptions, failure_message, site_work
 
     relay_logging(lambda record: channel.send("log", record), level)
     mask_secrets(config.secrets())
@@ -438,12 +468,12 @@ def _work(
                 try:
                     outcome = ("result", name, one(sites[name]))
                 except Exception as exc:  # noqa: BLE001 - said to the pass, which records it
-                    outcome = ("failed", name, internal_error(exc))
+                    outcome = ("failed", name, failure_message(exc, config))
                 busy.acquire(blocking=False)  # before the result: then the pass may end us
                 try:
                     channel.send(*outcome)
                 except Exception as exc:  # noqa: BLE001 - a result that cannot be sent
-                    channel.send("failed", name, internal_error(exc))
+                    channel.send("failed", name, failure_message(exc, config))
 
         threads = [threading.Thread(target=sync_sites, name=f"site-{n}") for n in range(at_once)]
         for thread in threads:
@@ -479,14 +509,6 @@ def _log_uncaught_errors() -> None:
 
     threading.excepthook = in_thread
     sys.excepthook = in_main
-
-
-def internal_error(exc: Exception) -> str:
-    """What a site's result says of a bug in the agent (sync's own errors are caught
-    before: this is what got past them)."""
-    from agent.text import quoted
-
-    return f"internal error ({type(exc).__name__}: {quoted(str(exc), 300)}); please report this"
 
 
 def _relayed_progress(channel: _Channel) -> Any:

@@ -39,6 +39,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from agent.state import Attempt, SiteState, StateStore  # noqa: E402
 from tests.support.fleet_wordpress import Fleet, fleet_wordpress  # noqa: E402
+from tests.support.procs import children_of  # noqa: E402
 
 API_KEY = "fleet-bench-key-0123456789"
 
@@ -135,7 +136,7 @@ def _sample_rss(pid: int, peak: list[int]) -> None:
     """The highest sum of VmRSS (KiB) of `pid` and its children, until `pid` is gone."""
     while Path(f"/proc/{pid}").exists():
         total = 0
-        for each in [pid, *_children(pid)]:
+        for each in [pid, *children_of(pid)]:
             try:
                 status = Path(f"/proc/{each}/status").read_text()
             except OSError:
@@ -145,16 +146,6 @@ def _sample_rss(pid: int, peak: list[int]) -> None:
                     total += int(line.split()[1])
         peak[0] = max(peak[0], total)
         time.sleep(0.05)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(n) for n in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found
 
 
 def one_fleet(command: str, sites: int, parallel: int, latency: float) -> list[PassFigures]:

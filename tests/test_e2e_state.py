@@ -19,6 +19,7 @@ import pytest
 from tests.conftest import Agent, fleet_backend, fleet_sites
 from tests.support.backend_standin import BackendStandin
 from tests.support.fleet_wordpress import Fleet, fleet_wordpress
+from tests.support.procs import children_of
 
 pytestmark = pytest.mark.e2e
 
@@ -191,12 +192,7 @@ def _workers_of(pid: int, timeout: float) -> list[int]:
         return []
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        children = []
-        for task in Path(f"/proc/{pid}/task").glob("*"):
-            try:
-                children += [int(n) for n in (task / "children").read_text().split()]
-            except OSError:
-                continue
+        children = children_of(pid)
         if len(children) >= expected:
             return children
         time.sleep(0.05)

@@ -24,13 +24,14 @@ from typing import Any
 import pytest
 import yaml
 
-from agent import workers
+from agent import sync, workers
 from agent.config import Config, load_config
 from agent.state import StateStore
 from agent.sync import PassObserver, PassOptions, SiteResult, run_pass
 from tests.conftest import fleet_backend, fleet_sites, label_and_count
 from tests.support.backend_standin import BackendStandin
 from tests.support.fleet_wordpress import Fleet, expected_structure, fleet_wordpress
+from tests.support.procs import children_of
 
 HANGS = 5
 
@@ -103,16 +104,13 @@ def config_for(
 def worker_pids() -> list[int]:
     """This process's worker processes."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in children_of(os.getpid()):
         try:
-            command = (entry / "cmdline").read_bytes()
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
             continue
-        if parent == os.getpid() and b"agent.workers" in command:
-            found.append(int(entry.name))
+        if b"agent.workers" in command:
+            found.append(pid)
     return found
 
 
@@ -273,3 +271,46 @@ def test_a_worker_logs_what_nothing_caught_rather_than_printing_it(
     # The traceback: still attached, or folded into the line by the agent's own
     # logging, when an earlier test set it up.
     assert "RuntimeError: boom" in caplog.text
+
+
+def test_a_worker_stuck_past_the_longest_a_site_may_take_is_stopped(
+    tmp_path: Path,
+    fleet: Fleet,
+    standin: BackendStandin,
+    two_workers: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Workers that say they are ready, then never answer: the pass must not wait for
+    # ever on the sites it gave them.
+    monkeypatch.setattr(
+        workers,
+        "WORKER_CODE",
+        "import pickle, sys, time; sys.stdout.buffer.write(pickle.dumps(('ready',))); "
+        "sys.stdout.flush(); time.sleep(600)",
+    )
+    monkeypatch.setattr(workers, "site_time_limit", lambda site, config: 1.0)
+    config = config_for(tmp_path, fleet, standin, range(20, 32), parallel_sites=6)
+
+    results = run_pass(config, PassOptions())
+
+    assert [r.site for r in results] == [f"site{n}" for n in range(20, 32)]
+    stuck = [r for r in results if not r.ok]
+    assert 1 <= len(stuck) <= 4  # what the two held, 2 each
+    assert all("stopped: it held site" in (r.error or "") for r in stuck)
+    assert sum(r.ok for r in results) == 12 - len(stuck)  # the rest, synced here
+    assert any("the most a site may take" in r.getMessage() for r in caplog.records)
+    assert worker_pids() == []
+
+
+def test_a_lost_site_error_is_masked(tmp_path: Path, fleet: Fleet, standin: BackendStandin) -> None:
+    """What a worker reports of a failure passes the config's masking before it is
+    logged, recorded or returned, like any site error."""
+    config = config_for(tmp_path, fleet, standin, range(1))
+    site = config.sites[0]
+    secret = site.api_key.reveal()  # type: ignore[union-attr]
+    with StateStore(config.state_dir) as store:
+        result = sync._record_lost(site, f"boom: {secret}", config, store, PassOptions().watchers())
+        state = store.get(site.name)
+    assert secret not in (result.error or "") and "boom: ***" in (result.error or "")
+    assert secret not in (state.last_error or "")
